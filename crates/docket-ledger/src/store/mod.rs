@@ -1,0 +1,286 @@
+//! Where the ledger's rows live: SQLite (the embedded default) or PostgreSQL. Both
+//! backends expose the same small set of operations; the SQL differs, the rules do not.
+//!
+//! Invariant: there is no update or delete of entries, tree nodes or checkpoints.
+//! Rows are only ever inserted, inside a transaction that holds the writer lock.
+
+mod postgres;
+mod sqlite;
+
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+
+use crate::hash::Hash;
+use crate::merkle::Subtree;
+
+/// Perfect subtrees at this level and above are stored in `tree_nodes`, so that a
+/// proof needs a few dozen row reads whatever the size of the tree; lower levels are
+/// recomputed from at most 2^4 stored leaf hashes.
+pub(crate) const NODE_MIN_LEVEL: u32 = 4;
+
+/// One row of the `entries` table.
+#[derive(Debug, Clone)]
+pub(crate) struct EntryRow {
+    pub index: u64,
+    pub time_us: i64,
+    pub kind: String,
+    pub leaf_hash: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CheckpointRow {
+    pub size: u64,
+    pub time_us: i64,
+    pub note: String,
+}
+
+/// Which entries a listing wants.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub kind: Option<String>,
+    /// Inclusive lower bound, microseconds since the Unix epoch.
+    pub since_us: Option<i64>,
+    /// Exclusive upper bound, microseconds since the Unix epoch.
+    pub until_us: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("stored row is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+pub(crate) fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| {
+        StoreError::Inconsistent(format!("{v} does not fit in a signed 64-bit column"))
+    })
+}
+
+pub(crate) fn to_u64(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Inconsistent(format!("negative index {v}")))
+}
+
+/// A connection pool on one of the backends.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// One pooled connection; every operation runs on one of these.
+pub(crate) enum Conn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// A write transaction that holds the ledger's writer lock until commit or drop.
+pub(crate) enum WriteTx<'c> {
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+}
+
+/// Runs the same operation on whichever backend the connection belongs to.
+macro_rules! dispatch {
+    ($conn:expr, $c:ident => $call:ident($($arg:expr),*)) => {
+        match $conn {
+            Conn::Sqlite($c) => sqlite::$call(&mut *$c, $($arg),*).await,
+            Conn::Postgres($c) => postgres::$call(&mut *$c, $($arg),*).await,
+        }
+    };
+}
+
+macro_rules! dispatch_tx {
+    ($tx:expr, $c:ident => $call:ident($($arg:expr),*)) => {
+        match $tx {
+            WriteTx::Sqlite($c) => sqlite::$call(&mut **$c, $($arg),*).await,
+            WriteTx::Postgres($c) => postgres::$call(&mut **$c, $($arg),*).await,
+        }
+    };
+}
+
+impl Db {
+    pub async fn open_sqlite(path: &std::path::Path) -> StoreResult<Db> {
+        Ok(Db::Sqlite(sqlite::open(path).await?))
+    }
+
+    pub async fn open_postgres(url: &str) -> StoreResult<Db> {
+        Ok(Db::Postgres(postgres::open(url).await?))
+    }
+
+    pub async fn conn(&self) -> StoreResult<Conn> {
+        Ok(match self {
+            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Creates the tables if needed and returns the ledger's origin, generating it on
+    /// first use from `new_origin`.
+    pub async fn init(&self, new_origin: &str) -> StoreResult<String> {
+        let mut conn = self.conn().await?;
+        dispatch!(&mut conn, c => init_schema(new_origin))
+    }
+}
+
+impl Conn {
+    pub async fn begin_write(&mut self) -> StoreResult<WriteTx<'_>> {
+        Ok(match self {
+            Conn::Sqlite(c) => WriteTx::Sqlite(sqlite::begin_write(c).await?),
+            Conn::Postgres(c) => WriteTx::Postgres(postgres::begin_write(c).await?),
+        })
+    }
+
+    pub async fn size(&mut self) -> StoreResult<u64> {
+        dispatch!(self, c => size())
+    }
+
+    pub async fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
+        dispatch!(self, c => meta_get(key))
+    }
+
+    pub async fn entry(&mut self, index: u64) -> StoreResult<Option<EntryRow>> {
+        dispatch!(self, c => entry(index))
+    }
+
+    pub async fn list(&mut self, filter: &EntryFilter) -> StoreResult<Vec<EntryRow>> {
+        dispatch!(self, c => list(filter))
+    }
+
+    pub async fn checkpoints(&mut self) -> StoreResult<Vec<CheckpointRow>> {
+        dispatch!(self, c => checkpoints())
+    }
+
+    pub async fn latest_checkpoint(&mut self) -> StoreResult<Option<CheckpointRow>> {
+        dispatch!(self, c => latest_checkpoint())
+    }
+
+    pub async fn subtree_hashes(&mut self, subtrees: &[Subtree]) -> StoreResult<Vec<Hash>> {
+        dispatch!(self, c => subtree_hashes(subtrees))
+    }
+
+    pub async fn all_nodes(&mut self) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
+        dispatch!(self, c => all_nodes())
+    }
+
+    pub async fn insert_checkpoint(&mut self, row: &CheckpointRow) -> StoreResult<()> {
+        dispatch!(self, c => insert_checkpoint(row))
+    }
+
+    /// All entries in index order, streamed.
+    pub fn stream_entries(&mut self) -> BoxStream<'_, StoreResult<EntryRow>> {
+        match self {
+            Conn::Sqlite(c) => sqlite::stream_entries(&mut *c),
+            Conn::Postgres(c) => postgres::stream_entries(&mut *c),
+        }
+    }
+}
+
+impl WriteTx<'_> {
+    pub async fn size(&mut self) -> StoreResult<u64> {
+        dispatch_tx!(self, c => size())
+    }
+
+    pub async fn max_checkpoint_size(&mut self) -> StoreResult<Option<u64>> {
+        dispatch_tx!(self, c => max_checkpoint_size())
+    }
+
+    pub async fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
+        dispatch_tx!(self, c => meta_get(key))
+    }
+
+    pub async fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        dispatch_tx!(self, c => meta_set(key, value))
+    }
+
+    pub async fn subtree_hashes(&mut self, subtrees: &[Subtree]) -> StoreResult<Vec<Hash>> {
+        dispatch_tx!(self, c => subtree_hashes(subtrees))
+    }
+
+    pub async fn insert(
+        &mut self,
+        entries: &[EntryRow],
+        nodes: &[(Subtree, Hash)],
+        checkpoint: &CheckpointRow,
+    ) -> StoreResult<()> {
+        dispatch_tx!(self, c => insert_batch(entries, nodes, checkpoint))
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Splits `subtrees` into those read from `tree_nodes` and those recomputed from leaf
+/// hashes, and returns the leaf indexes the latter need.
+pub(crate) fn plan_subtree_reads(subtrees: &[Subtree]) -> (Vec<Subtree>, Vec<u64>) {
+    let nodes: Vec<Subtree> = subtrees
+        .iter()
+        .filter(|s| s.level >= NODE_MIN_LEVEL)
+        .copied()
+        .collect();
+    let mut leaves: Vec<u64> = subtrees
+        .iter()
+        .filter(|s| s.level < NODE_MIN_LEVEL)
+        .flat_map(|s| s.first_leaf()..s.end_leaf())
+        .collect();
+    leaves.sort_unstable();
+    leaves.dedup();
+    (nodes, leaves)
+}
+
+/// Assembles the hashes of `subtrees` (in order) from what [`plan_subtree_reads`] asked
+/// for. Fails if a row that must exist is missing.
+pub(crate) fn assemble_subtree_hashes(
+    subtrees: &[Subtree],
+    nodes: &std::collections::HashMap<(u32, u64), Hash>,
+    leaves: &std::collections::HashMap<u64, Hash>,
+) -> StoreResult<Vec<Hash>> {
+    subtrees
+        .iter()
+        .map(|s| {
+            if s.level >= NODE_MIN_LEVEL {
+                nodes.get(&(s.level, s.index)).copied().ok_or_else(|| {
+                    StoreError::Inconsistent(format!(
+                        "tree node at level {} index {} is missing",
+                        s.level, s.index
+                    ))
+                })
+            } else {
+                let hashes = (s.first_leaf()..s.end_leaf())
+                    .map(|i| {
+                        leaves.get(&i).copied().ok_or_else(|| {
+                            StoreError::Inconsistent(format!("entry {i} is missing"))
+                        })
+                    })
+                    .collect::<StoreResult<Vec<Hash>>>()?;
+                Ok(crate::merkle::root_of(&hashes))
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn hash_column(bytes: &[u8], what: &str) -> StoreResult<Hash> {
+    Hash::from_slice(bytes)
+        .ok_or_else(|| StoreError::Inconsistent(format!("{what} is not a 32-byte hash")))
+}
+
+/// How long a writer waits for another process's write lock before giving up.
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
