@@ -1,1 +1,136 @@
-fn main() {}
+//! The `docket` binary: parses arguments, resolves them into a validated context,
+//! runs one command, and maps its outcome to an exit code (0 ok, 1 failed/blocked,
+//! 2 error).
+
+mod bench;
+mod blob_cmd;
+mod context;
+mod gitref;
+mod key_cmd;
+mod log_cmd;
+mod output;
+mod quickstart;
+mod timearg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::output::Output;
+
+/// docket makes AI-written code governable: one controlled path from ticket to pull
+/// request, with evidence an auditor can verify offline.
+#[derive(Debug, Parser)]
+#[command(name = "docket", version, about, long_about = None, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 success, 1 verification failed / blocked / denied, 2 error.")]
+struct Cli {
+    /// State directory (ledger, keys, blobs). Defaults to the platform data directory.
+    #[arg(long, global = true, env = "DOCKET_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// Ledger database: a SQLite path or postgres://user@host/db. Defaults to
+    /// DOCKET_HOME/ledger.sqlite3. Prefer the DOCKET_DATABASE_URL variable for URLs
+    /// with passwords: arguments are visible to other users.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Log more (repeat for more detail); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record, list, prove and verify evidence in the ledger.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
+    /// Show or rotate the ledger's signing key.
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
+    /// Store, read and shred content-addressed blobs.
+    #[command(subcommand)]
+    Blob(blob_cmd::BlobCommand),
+    /// Measure docket on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Build a throw-away DOCKET_HOME and walk through the ledger: append, attach,
+    /// checkpoint, prove, shred and verify.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// How a command ended, when it did not fail with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Verification failed, or something was blocked or denied: exit 1.
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let out = Output::new(cli.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(run(cli, &out));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(err) => {
+            out.error(&err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        2 => "debug,sqlx=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
+    let global = context::GlobalArgs {
+        home: cli.home,
+        database_url: cli.database_url,
+    };
+    match cli.command {
+        Command::Log(cmd) => log_cmd::run(cmd, &global, out).await,
+        Command::Key(cmd) => key_cmd::run(cmd, &global, out).await,
+        Command::Blob(cmd) => blob_cmd::run(cmd, &global, out).await,
+        Command::Bench(cmd) => bench::run(cmd, &global, out).await,
+        Command::Quickstart(args) => quickstart::run(args, out).await,
+    }
+}
