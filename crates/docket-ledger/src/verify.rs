@@ -384,9 +384,8 @@ impl Ledger {
 
         // Signed checkpoints beyond the last entry: the tail was cut off.
         if v.problems.is_empty()
-            && let Some(cp) = v.checkpoints.get(v.next_checkpoint)
+            && let Some(cp_size) = v.checkpoints.last().map(|c| c.size).filter(|s| *s > size)
         {
-            let cp_size = cp.size;
             v.problem(
                 "entries-truncated",
                 Some(size),

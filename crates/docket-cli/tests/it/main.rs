@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `docket` binary against real SQLite files, a real
+//! PostgreSQL server (when DOCKET_TEST_POSTGRES_URL is set) and real git repositories.
+
+mod support;
+
+mod cli;
+mod concurrency;
+mod tamper;
