@@ -178,7 +178,7 @@ impl Entry {
 
 pub fn parse_time_micros(text: &str) -> Option<i64> {
     let ts: Timestamp = text.parse().ok()?;
-    i64::try_from(ts.as_microsecond()).ok()
+    Some(ts.as_microsecond())
 }
 
 /// An entry as stored: its exact bytes and their RFC 6962 leaf hash.
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(format_time(t), "2026-01-02T02:04:05.500000Z");
         assert_eq!(
             parse_time_micros("2026-01-02T02:04:05.500000Z"),
-            Some(t.as_microsecond() as i64)
+            Some(t.as_microsecond())
         );
     }
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! End-to-end tests: the real `docket` binary against real SQLite files, a real
 //! PostgreSQL server (when DOCKET_TEST_POSTGRES_URL is set) and real git repositories.
 

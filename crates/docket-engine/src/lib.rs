@@ -1,0 +1,5 @@
+//! The golden path: intake, isolated worktrees, agents, diff collection, repository
+//! rules, validation, governance checks, publish, and the evidence of each step.
+
+pub mod git;
+pub mod process;
