@@ -57,11 +57,51 @@ impl NewEntry {
         self
     }
 
-    /// Checks everything that can be checked before the entry gets an index, so a
-    /// bad entry fails alone instead of failing the whole group commit.
-    pub fn validate(&self) -> Result<(), EntryError> {
+    /// Checks and encodes everything that does not depend on the entry's position,
+    /// in the caller's task: a bad entry fails alone instead of failing the whole
+    /// group commit, and the single writer only assembles bytes.
+    pub fn prepare(self) -> Result<PreparedEntry, EntryError> {
         check_kind(&self.kind)?;
-        canonical_payload(&self.payload).map(|_| ())
+        Ok(PreparedEntry {
+            payload: canonical_payload(&self.payload)?,
+            kind: self.kind,
+            blobs: self.blobs,
+        })
+    }
+}
+
+/// An entry whose payload is already canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedEntry {
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub blobs: Vec<Digest256>,
+}
+
+impl PreparedEntry {
+    /// The entry's canonical bytes at `index` and `time`. Equivalent to RFC 8785 over
+    /// the whole entry: the keys are ASCII and written in sorted order, the kind and
+    /// time use characters that need no escaping (checked by `check_kind` and
+    /// `format_time`), and the payload is already canonical.
+    pub fn encode_at(&self, index: u64, time: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.payload.len() + 96 + self.blobs.len() * 76);
+        out.extend_from_slice(b"{");
+        if !self.blobs.is_empty() {
+            out.extend_from_slice(b"\"blobs\":[");
+            for (i, b) in self.blobs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(format!("\"{b}\"").as_bytes());
+            }
+            out.extend_from_slice(b"],");
+        }
+        out.extend_from_slice(
+            format!("\"index\":{index},\"kind\":\"{}\",\"payload\":", self.kind).as_bytes(),
+        );
+        out.extend_from_slice(&self.payload);
+        out.extend_from_slice(format!(",\"time\":\"{time}\",\"v\":{ENTRY_VERSION}}}").as_bytes());
+        out
     }
 }
 
@@ -219,6 +259,42 @@ mod tests {
             r#"{"index":7,"kind":"approval","payload":{"a":[true,null,"é"],"m":1.5,"z":1},"time":"2026-11-22T02:43:48.123456Z","v":1}"#
         );
         assert_eq!(Entry::decode(7, &bytes).unwrap(), entry);
+    }
+
+    #[test]
+    fn fast_encoding_equals_generic_canonical_encoding() {
+        let cases = [
+            (
+                json!({"z": [1, 2.5, "\u{1e}é\"\\"], "a": {"y": null, "b": true}}),
+                vec![],
+            ),
+            (
+                json!("just a string"),
+                vec![Digest256::of(b"x"), Digest256::of(b"y")],
+            ),
+            (json!(null), vec![]),
+        ];
+        for (payload, blobs) in cases {
+            let generic = Entry {
+                v: ENTRY_VERSION,
+                index: 12345,
+                time: "2026-11-22T02:43:48.123456Z".into(),
+                kind: "run.stage".into(),
+                payload: payload.clone(),
+                blobs: blobs.clone(),
+            }
+            .encode()
+            .unwrap();
+            let fast = NewEntry::new("run.stage", payload)
+                .with_blobs(blobs)
+                .prepare()
+                .unwrap()
+                .encode_at(12345, "2026-11-22T02:43:48.123456Z");
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(generic).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::blob::BlobStore;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::entry::{ENTRY_VERSION, Entry, NewEntry, StoredEntry, format_time, kinds};
+use crate::entry::{NewEntry, PreparedEntry, StoredEntry, format_time, kinds};
 use crate::error::{LedgerError, Result};
 use crate::hash::{Digest256, Hash};
 use crate::keys::KeyDir;
@@ -96,7 +96,7 @@ pub struct Appended {
 }
 
 enum WriteOp {
-    Append(NewEntry),
+    Append(PreparedEntry),
     RotateKey(Box<Signer>),
 }
 
@@ -231,6 +231,10 @@ impl Ledger {
         }
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub(crate) async fn conn(&self) -> Result<Conn> {
         self.db.conn().await.map_err(self.storage_err())
     }
@@ -250,8 +254,8 @@ impl Ledger {
 
     /// Appends one entry and returns once it is durable.
     pub async fn append(&self, entry: NewEntry) -> Result<Appended> {
-        entry.validate()?;
-        self.submit(WriteOp::Append(entry)).await
+        let prepared = entry.prepare()?;
+        self.submit(WriteOp::Append(prepared)).await
     }
 
     /// Replaces the signing key: the new key is announced in an entry signed by both
@@ -549,164 +553,157 @@ async fn commit(
     state: &mut WriterState,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<Appended>> {
-    {
-        let this = state;
-        let location = this.location.clone();
-        let storage = move |e: StoreError| LedgerError::Storage {
-            location: location.clone(),
-            source: Arc::new(e),
-        };
-        let mut tx = conn.begin_write().await.map_err(&storage)?;
-        let size = tx.size().await.map_err(&storage)?;
+    let location = state.location.clone();
+    let storage = move |e: StoreError| LedgerError::Storage {
+        location: location.clone(),
+        source: Arc::new(e),
+    };
+    let mut tx = conn.begin_write().await.map_err(&storage)?;
+    let size = tx.size().await.map_err(&storage)?;
 
-        // Which key signs: the ledger's record wins over what this process cached, so
-        // that a rotation made by another process is followed.
-        let recorded_key = tx.meta(META_SIGNING_KEY).await.map_err(&storage)?;
-        let mut set_key = None;
-        match &recorded_key {
-            None if size == 0 => set_key = Some(this.signer.verifier().to_string()),
-            None => return Err(this.damaged(format!("it has {size} entries but no signing key"))),
-            Some(vkey) if *vkey != this.signer.verifier().to_string() => {
-                let verifier = Verifier::parse(vkey).map_err(crate::keys::KeyError::from)?;
-                this.signer = this.keys.find(&verifier)?;
-            }
-            Some(_) => {}
+    // Which key signs: the ledger's record wins over what this process cached, so
+    // that a rotation made by another process is followed.
+    let recorded_key = tx.meta(META_SIGNING_KEY).await.map_err(&storage)?;
+    let mut set_key = None;
+    match &recorded_key {
+        None if size == 0 => set_key = Some(state.signer.verifier().to_string()),
+        None => {
+            return Err(state.damaged(format!("it has {size} entries but no signing key")));
         }
-
-        // The right edge of the tree: cached, or rebuilt when another process wrote.
-        let mut range = match this.range.take() {
-            Some(r) if r.size() == size => r,
-            _ => {
-                if let Some(cp_size) = tx.max_checkpoint_size().await.map_err(&storage)?
-                    && cp_size > size
-                {
-                    return Err(this.damaged(format!(
-                        "entries end at {size} but a checkpoint of size {cp_size} was signed (entries were removed)"
-                    )));
-                }
-                let parts = merkle::decompose(0, size);
-                let hashes = tx
-                    .subtree_hashes(&parts)
-                    .await
-                    .map_err(|e| this.damaged(e.to_string()))?;
-                CompactRange::from_peaks(size, &hashes)
-                    .ok_or_else(|| this.damaged("cannot rebuild the tree edge".into()))?
-            }
-        };
-
-        let now = Timestamp::now();
-        let time = format_time(now);
-        let time_us = micros(now);
-        let mut rows = Vec::with_capacity(ops.len() + 1);
-        let mut nodes = Vec::new();
-        let mut results = Vec::with_capacity(ops.len());
-        let mut rotated_to: Option<Box<Signer>> = None;
-
-        let mut push = |range: &mut CompactRange, kind: &str, payload, blobs| -> Result<Appended> {
-            let entry = Entry {
-                v: ENTRY_VERSION,
-                index: range.size(),
-                time: time.clone(),
-                kind: kind.to_owned(),
-                payload,
-                blobs,
-            };
-            let bytes = entry.encode()?;
-            let leaf = crate::hash::leaf_hash(&bytes);
-            range.push(leaf, |subtree, hash| {
-                if subtree.level >= NODE_MIN_LEVEL {
-                    nodes.push((subtree, *hash));
-                }
-            });
-            rows.push(EntryRow {
-                index: entry.index,
-                time_us,
-                kind: entry.kind,
-                leaf_hash: leaf.0.to_vec(),
-                bytes,
-            });
-            Ok(Appended {
-                index: entry.index,
-                leaf_hash: leaf,
-                time: time.clone(),
-                tree_size: 0,
-            })
-        };
-
-        if size == 0 {
-            push(
-                &mut range,
-                kinds::GENESIS,
-                json!({
-                    "origin": this.origin,
-                    "key": this.signer.verifier().to_string(),
-                    "docket_version": env!("CARGO_PKG_VERSION"),
-                }),
-                vec![],
-            )?;
+        Some(vkey) if *vkey != state.signer.verifier().to_string() => {
+            let verifier = Verifier::parse(vkey).map_err(crate::keys::KeyError::from)?;
+            state.signer = state.keys.find(&verifier)?;
         }
-        for op in ops {
-            let appended = match op {
-                WriteOp::Append(e) => push(&mut range, &e.kind, e.payload, e.blobs)?,
-                WriteOp::RotateKey(new_signer) => {
-                    let current = rotated_to.as_deref().unwrap_or(&this.signer);
-                    let old = current.verifier();
-                    let new = new_signer.verifier();
-                    let statement = rotation_statement(&this.origin, &old, &new);
-                    let signed = note::sign_note(&statement, &[current, &new_signer])
-                        .map_err(crate::keys::KeyError::from)?;
-                    let appended = push(
-                        &mut range,
-                        kinds::KEY_ROTATE,
-                        json!({
-                            "old_key": old.to_string(),
-                            "new_key": new.to_string(),
-                            "statement": signed,
-                        }),
-                        vec![],
-                    )?;
-                    set_key = Some(new.to_string());
-                    rotated_to = Some(new_signer);
-                    appended
-                }
-            };
-            results.push(appended);
-        }
-
-        let signer = rotated_to.as_deref().unwrap_or(&this.signer);
-        let checkpoint = Checkpoint {
-            origin: this.origin.clone(),
-            size: range.size(),
-            root: range.root(),
-            extensions: vec![],
-        };
-        let note = checkpoint.sign(signer)?;
-        tx.insert(
-            &rows,
-            &nodes,
-            &CheckpointRow {
-                size: range.size(),
-                time_us,
-                note,
-            },
-        )
-        .await
-        .map_err(&storage)?;
-        if let Some(vkey) = &set_key {
-            tx.set_meta(META_SIGNING_KEY, vkey)
-                .await
-                .map_err(&storage)?;
-        }
-        tx.commit().await.map_err(&storage)?;
-
-        if let Some(new_signer) = rotated_to {
-            this.signer = *new_signer;
-        }
-        let tree_size = range.size();
-        this.range = Some(range);
-        for r in &mut results {
-            r.tree_size = tree_size;
-        }
-        Ok(results)
+        Some(_) => {}
     }
+
+    // The right edge of the tree: cached, or rebuilt when another process wrote.
+    let mut range = match state.range.take() {
+        Some(r) if r.size() == size => r,
+        _ => {
+            // Never extend a ledger whose tail was cut off behind our back.
+            if let Some(cp_size) = tx.max_checkpoint_size().await.map_err(&storage)?
+                && cp_size > size
+            {
+                return Err(state.damaged(format!(
+                    "entries end at {size} but a checkpoint of size {cp_size} was signed (entries were removed)"
+                )));
+            }
+            let parts = merkle::decompose(0, size);
+            let hashes = tx
+                .subtree_hashes(&parts)
+                .await
+                .map_err(|e| state.damaged(e.to_string()))?;
+            CompactRange::from_peaks(size, &hashes)
+                .ok_or_else(|| state.damaged("cannot rebuild the tree edge".into()))?
+        }
+    };
+
+    let now = Timestamp::now();
+    let time = format_time(now);
+    let time_us = micros(now);
+    let mut rows = Vec::with_capacity(ops.len() + 1);
+    let mut nodes = Vec::new();
+    let mut results = Vec::with_capacity(ops.len());
+    let mut rotated_to: Option<Box<Signer>> = None;
+
+    let mut push = |range: &mut CompactRange, entry: &PreparedEntry| -> Appended {
+        let index = range.size();
+        let bytes = entry.encode_at(index, &time);
+        let leaf = crate::hash::leaf_hash(&bytes);
+        range.push(leaf, |subtree, hash| {
+            if subtree.level >= NODE_MIN_LEVEL {
+                nodes.push((subtree, *hash));
+            }
+        });
+        rows.push(EntryRow {
+            index,
+            time_us,
+            kind: entry.kind.clone(),
+            leaf_hash: leaf.0.to_vec(),
+            bytes,
+        });
+        Appended {
+            index,
+            leaf_hash: leaf,
+            time: time.clone(),
+            tree_size: 0,
+        }
+    };
+
+    if size == 0 {
+        let genesis = NewEntry::new(
+            kinds::GENESIS,
+            json!({
+                "origin": state.origin,
+                "key": state.signer.verifier().to_string(),
+                "docket_version": env!("CARGO_PKG_VERSION"),
+            }),
+        )
+        .prepare()?;
+        push(&mut range, &genesis);
+    }
+    for op in ops {
+        let appended = match op {
+            WriteOp::Append(entry) => push(&mut range, &entry),
+            WriteOp::RotateKey(new_signer) => {
+                let current = rotated_to.as_deref().unwrap_or(&state.signer);
+                let old = current.verifier();
+                let new = new_signer.verifier();
+                let statement = rotation_statement(&state.origin, &old, &new);
+                let signed = note::sign_note(&statement, &[current, &new_signer])
+                    .map_err(crate::keys::KeyError::from)?;
+                let rotation = NewEntry::new(
+                    kinds::KEY_ROTATE,
+                    json!({
+                        "old_key": old.to_string(),
+                        "new_key": new.to_string(),
+                        "statement": signed,
+                    }),
+                )
+                .prepare()?;
+                let appended = push(&mut range, &rotation);
+                set_key = Some(new.to_string());
+                rotated_to = Some(new_signer);
+                appended
+            }
+        };
+        results.push(appended);
+    }
+
+    let signer = rotated_to.as_deref().unwrap_or(&state.signer);
+    let checkpoint = Checkpoint {
+        origin: state.origin.clone(),
+        size: range.size(),
+        root: range.root(),
+        extensions: vec![],
+    };
+    let note = checkpoint.sign(signer)?;
+    tx.insert(
+        &rows,
+        &nodes,
+        &CheckpointRow {
+            size: range.size(),
+            time_us,
+            note,
+        },
+    )
+    .await
+    .map_err(&storage)?;
+    if let Some(vkey) = &set_key {
+        tx.set_meta(META_SIGNING_KEY, vkey)
+            .await
+            .map_err(&storage)?;
+    }
+    tx.commit().await.map_err(&storage)?;
+
+    if let Some(new_signer) = rotated_to {
+        state.signer = *new_signer;
+    }
+    let tree_size = range.size();
+    state.range = Some(range);
+    for r in &mut results {
+        r.tree_size = tree_size;
+    }
+    Ok(results)
 }

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobState;
@@ -225,9 +224,15 @@ impl Ledger {
     /// errors mean verification itself could not run (database unreachable, ...).
     pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport> {
         let mut conn = self.conn().await?;
+        // Order matters when other processes append meanwhile: checkpoints first,
+        // then the size, then the nodes, then entries below that size. Every
+        // checkpoint read is then covered by the entries read, unless entries were
+        // removed.
         let stored_checkpoints = conn.checkpoints().await.map_err(self.storage_err())?;
+        let bound = conn.size().await.map_err(self.storage_err())?;
         let stored_nodes = conn.all_nodes().await.map_err(self.storage_err())?;
         let recorded_key = conn.meta("signing_key").await.map_err(self.storage_err())?;
+        drop(conn);
         let mut nodes: HashMap<(u32, u64), Vec<u8>> = stored_nodes
             .into_iter()
             .map(|(s, h)| ((s.level, s.index), h))
@@ -268,117 +273,117 @@ impl Ledger {
         }
 
         let mut range = CompactRange::new();
-        let mut stream = conn.stream_entries();
+        let mut chunks = self.db().scan_entries(bound);
         let mut expected = 0u64;
-        while let Some(row) = stream.next().await {
-            let row = row.map_err(self.storage_err())?;
-            if row.index != expected {
-                let msg = if row.index > expected {
-                    format!(
-                        "entry {expected} is missing: entries jump from {} to {}",
-                        expected.saturating_sub(1),
-                        row.index
-                    )
-                } else {
-                    format!("entry {} appears twice", row.index)
-                };
-                v.problem("entry-missing", Some(expected), msg);
-                break;
-            }
-            let leaf = leaf_hash(&row.bytes);
-            if row.leaf_hash != leaf.0 {
-                v.problem(
-                    "entry-modified",
-                    Some(row.index),
-                    format!(
-                        "entry {}: its stored bytes no longer hash to the leaf hash recorded when it was appended",
-                        row.index
-                    ),
-                );
-                break;
-            }
-            let head: EntryHead = match serde_json::from_slice(&row.bytes) {
-                Ok(h) => h,
-                Err(e) => {
+        'scan: while let Some(chunk) = chunks.recv().await {
+            for row in chunk.map_err(self.storage_err())? {
+                if row.index != expected {
+                    let msg = if row.index > expected {
+                        format!(
+                            "entry {expected} is missing: entries jump from {} to {}",
+                            expected.saturating_sub(1),
+                            row.index
+                        )
+                    } else {
+                        format!("entry {} appears twice", row.index)
+                    };
+                    v.problem("entry-missing", Some(expected), msg);
+                    break 'scan;
+                }
+                let leaf = leaf_hash(&row.bytes);
+                if row.leaf_hash != leaf.0 {
                     v.problem(
-                        "entry-undecodable",
+                        "entry-modified",
                         Some(row.index),
-                        format!("entry {} is not a valid ledger entry: {e}", row.index),
+                        format!(
+                            "entry {}: its stored bytes no longer hash to the leaf hash recorded when it was appended",
+                            row.index
+                        ),
                     );
-                    break;
+                    break 'scan;
                 }
-            };
-            if head.index != row.index {
-                v.problem(
-                    "entry-reordered",
-                    Some(row.index),
-                    format!(
-                        "position {} holds the entry written as index {}: entries were reordered",
-                        row.index, head.index
-                    ),
-                );
-                break;
-            }
-            if head.v != crate::entry::ENTRY_VERSION
-                || head.kind != row.kind
-                || parse_time_micros(&head.time) != Some(row.time_us)
-            {
-                v.problem(
-                    "entry-columns-modified",
-                    Some(row.index),
-                    format!(
-                        "entry {}: the kind or time columns disagree with the signed entry bytes",
-                        row.index
-                    ),
-                );
-                break;
-            }
-            let index = row.index;
-            let kind = head.kind.to_string();
-            let blobs = head.blobs;
-            if index == 0 || kind == kinds::KEY_ROTATE || kind == kinds::BLOB_SHRED {
-                match Entry::decode(index, &row.bytes) {
-                    Ok(entry) => check_special_entry(&mut v, &entry),
-                    Err(e) => v.problem("entry-undecodable", Some(index), e.to_string()),
+                let head: EntryHead = match serde_json::from_slice(&row.bytes) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        v.problem(
+                            "entry-undecodable",
+                            Some(row.index),
+                            format!("entry {} is not a valid ledger entry: {e}", row.index),
+                        );
+                        break 'scan;
+                    }
+                };
+                if head.index != row.index {
+                    v.problem(
+                        "entry-reordered",
+                        Some(row.index),
+                        format!(
+                            "position {} holds the entry written as index {}: entries were reordered",
+                            row.index, head.index
+                        ),
+                    );
+                    break 'scan;
                 }
-            }
-            if kind != kinds::BLOB_SHRED {
-                for digest in blobs {
-                    v.referenced.entry(digest).or_insert(index);
+                if head.v != crate::entry::ENTRY_VERSION
+                    || head.kind != row.kind
+                    || parse_time_micros(&head.time) != Some(row.time_us)
+                {
+                    v.problem(
+                        "entry-columns-modified",
+                        Some(row.index),
+                        format!(
+                            "entry {}: the kind or time columns disagree with the signed entry bytes",
+                            row.index
+                        ),
+                    );
+                    break 'scan;
                 }
-            }
-
-            let mut node_problem = None;
-            range.push(leaf, |subtree, hash| {
-                if subtree.level >= NODE_MIN_LEVEL && node_problem.is_none() {
-                    match nodes.remove(&(subtree.level, subtree.index)) {
-                        Some(stored) if stored == hash.0 => {}
-                        _ => node_problem = Some(subtree),
+                let index = row.index;
+                let kind = head.kind.to_string();
+                let blobs = head.blobs;
+                if index == 0 || kind == kinds::KEY_ROTATE || kind == kinds::BLOB_SHRED {
+                    match Entry::decode(index, &row.bytes) {
+                        Ok(entry) => check_special_entry(&mut v, &entry),
+                        Err(e) => v.problem("entry-undecodable", Some(index), e.to_string()),
                     }
                 }
-            });
-            if let Some(s) = node_problem {
-                v.problem(
-                    "tree-node-modified",
-                    Some(s.first_leaf()),
-                    format!(
-                        "the stored tree node over entries {}..{} is missing or wrong; proofs for those entries would fail",
-                        s.first_leaf(),
-                        s.end_leaf() - 1
-                    ),
-                );
-            }
-            expected = index + 1;
-            let root = range.root();
-            v.check_checkpoints_at(expected, &root);
-            if v.wanted_roots.contains(&expected) {
-                v.roots.insert(expected, root);
-            }
-            if v.problems.len() >= MAX_PROBLEMS {
-                break;
+                if kind != kinds::BLOB_SHRED {
+                    for digest in blobs {
+                        v.referenced.entry(digest).or_insert(index);
+                    }
+                }
+
+                let mut node_problem = None;
+                range.push(leaf, |subtree, hash| {
+                    if subtree.level >= NODE_MIN_LEVEL && node_problem.is_none() {
+                        match nodes.remove(&(subtree.level, subtree.index)) {
+                            Some(stored) if stored == hash.0 => {}
+                            _ => node_problem = Some(subtree),
+                        }
+                    }
+                });
+                if let Some(s) = node_problem {
+                    v.problem(
+                        "tree-node-modified",
+                        Some(s.first_leaf()),
+                        format!(
+                            "the stored tree node over entries {}..{} is missing or wrong; proofs for those entries would fail",
+                            s.first_leaf(),
+                            s.end_leaf() - 1
+                        ),
+                    );
+                }
+                expected = index + 1;
+                let root = range.root();
+                v.check_checkpoints_at(expected, &root);
+                if v.wanted_roots.contains(&expected) {
+                    v.roots.insert(expected, root);
+                }
+                if v.problems.len() >= MAX_PROBLEMS {
+                    break 'scan;
+                }
             }
         }
-        drop(stream);
         let size = range.size();
         let root = range.root();
 

@@ -9,8 +9,6 @@ mod sqlite;
 
 use std::time::Duration;
 
-use futures_util::stream::BoxStream;
-
 use crate::hash::Hash;
 use crate::merkle::Subtree;
 
@@ -53,6 +51,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("stored row is inconsistent: {0}")]
     Inconsistent(String),
+    #[error("reading the ledger failed: {0}")]
+    Scan(String),
 }
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
@@ -70,9 +70,15 @@ pub(crate) fn to_u64(v: i64) -> StoreResult<u64> {
 /// A connection pool on one of the backends.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlx::SqlitePool, std::path::PathBuf),
     Postgres(sqlx::PgPool),
 }
+
+/// Entries read by a full scan arrive in chunks of this many rows.
+pub(crate) const SCAN_CHUNK: usize = 4096;
+
+/// A full scan in progress: chunks of consecutive rows, in index order.
+pub(crate) type EntryChunks = tokio::sync::mpsc::Receiver<StoreResult<Vec<EntryRow>>>;
 
 /// One pooled connection; every operation runs on one of these.
 pub(crate) enum Conn {
@@ -107,7 +113,7 @@ macro_rules! dispatch_tx {
 
 impl Db {
     pub async fn open_sqlite(path: &std::path::Path) -> StoreResult<Db> {
-        Ok(Db::Sqlite(sqlite::open(path).await?))
+        Ok(Db::Sqlite(sqlite::open(path).await?, path.to_owned()))
     }
 
     pub async fn open_postgres(url: &str) -> StoreResult<Db> {
@@ -116,16 +122,27 @@ impl Db {
 
     pub async fn conn(&self) -> StoreResult<Conn> {
         Ok(match self {
-            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Db::Sqlite(p, _) => Conn::Sqlite(p.acquire().await?),
             Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
         })
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Postgres(p) => p.close().await,
         }
+    }
+
+    /// Reads every entry with an index below `below`, in order, on a background
+    /// reader so that reading and verifying overlap.
+    pub fn scan_entries(&self, below: u64) -> EntryChunks {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        match self {
+            Db::Sqlite(_, path) => sqlite::scan_entries(path.clone(), below, tx),
+            Db::Postgres(pool) => postgres::scan_entries(pool.clone(), below, tx),
+        }
+        rx
     }
 
     /// Creates the tables if needed and returns the ledger's origin, generating it on
@@ -178,14 +195,6 @@ impl Conn {
 
     pub async fn insert_checkpoint(&mut self, row: &CheckpointRow) -> StoreResult<()> {
         dispatch!(self, c => insert_checkpoint(row))
-    }
-
-    /// All entries in index order, streamed.
-    pub fn stream_entries(&mut self) -> BoxStream<'_, StoreResult<EntryRow>> {
-        match self {
-            Conn::Sqlite(c) => sqlite::stream_entries(&mut *c),
-            Conn::Postgres(c) => postgres::stream_entries(&mut *c),
-        }
     }
 }
 

@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Row};
 
 use super::{
-    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, StoreError, StoreResult,
+    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, StoreError, StoreResult,
     assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
 };
 use crate::hash::Hash;
@@ -153,11 +152,36 @@ pub(super) async fn list(
     rows.iter().map(entry_row).collect()
 }
 
-pub(super) fn stream_entries(conn: &mut PgConnection) -> BoxStream<'_, StoreResult<EntryRow>> {
-    sqlx::query("SELECT idx, time_us, kind, leaf_hash, entry FROM docket_entries ORDER BY idx")
-        .fetch(conn)
-        .map(|row| entry_row(&row?))
-        .boxed()
+pub(super) fn scan_entries(
+    pool: sqlx::PgPool,
+    below: u64,
+    tx: tokio::sync::mpsc::Sender<StoreResult<Vec<EntryRow>>>,
+) {
+    tokio::spawn(async move {
+        let result = async {
+            let mut conn = pool.acquire().await?;
+            let mut rows = sqlx::query(
+                "SELECT idx, time_us, kind, leaf_hash, entry FROM docket_entries WHERE idx < $1 ORDER BY idx",
+            )
+            .bind(to_i64(below)?)
+            .fetch(&mut *conn)
+            .chunks(SCAN_CHUNK);
+            while let Some(chunk) = rows.next().await {
+                let chunk = chunk
+                    .into_iter()
+                    .map(|row| entry_row(&row?))
+                    .collect::<StoreResult<Vec<EntryRow>>>()?;
+                if tx.send(Ok(chunk)).await.is_err() {
+                    break;
+                }
+            }
+            StoreResult::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
 }
 
 fn checkpoint_row(row: &sqlx::postgres::PgRow) -> StoreResult<CheckpointRow> {
