@@ -41,6 +41,17 @@ pub struct NewEntry {
     pub payload: Value,
     /// Blobs this entry refers to; `log verify --blobs` checks them.
     pub blobs: Vec<Digest256>,
+    /// Earlier entries this one closes (e.g. a run record and its stage entries);
+    /// `log verify` checks that each still exists with the same hash.
+    pub links: Vec<Link>,
+}
+
+/// A reference from an entry to an earlier entry, by index and leaf hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub index: u64,
+    pub leaf_hash: Hash,
 }
 
 impl NewEntry {
@@ -49,7 +60,16 @@ impl NewEntry {
             kind: kind.into(),
             payload,
             blobs: Vec::new(),
+            links: Vec::new(),
         }
+    }
+
+    pub fn with_links(mut self, links: impl IntoIterator<Item = (u64, Hash)>) -> NewEntry {
+        self.links = links
+            .into_iter()
+            .map(|(index, leaf_hash)| Link { index, leaf_hash })
+            .collect();
+        self
     }
 
     pub fn with_blobs(mut self, blobs: Vec<Digest256>) -> NewEntry {
@@ -66,6 +86,7 @@ impl NewEntry {
             payload: canonical_payload(&self.payload)?,
             kind: self.kind,
             blobs: self.blobs,
+            links: self.links,
         })
     }
 }
@@ -76,6 +97,7 @@ pub struct PreparedEntry {
     pub kind: String,
     pub payload: Vec<u8>,
     pub blobs: Vec<Digest256>,
+    pub links: Vec<Link>,
 }
 
 impl PreparedEntry {
@@ -96,9 +118,24 @@ impl PreparedEntry {
             }
             out.extend_from_slice(b"],");
         }
-        out.extend_from_slice(
-            format!("\"index\":{index},\"kind\":\"{}\",\"payload\":", self.kind).as_bytes(),
-        );
+        out.extend_from_slice(format!("\"index\":{index},\"kind\":\"{}\",", self.kind).as_bytes());
+        if !self.links.is_empty() {
+            out.extend_from_slice(b"\"links\":[");
+            for (i, l) in self.links.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(
+                    format!(
+                        "{{\"index\":{},\"leaf_hash\":\"{}\"}}",
+                        l.index, l.leaf_hash
+                    )
+                    .as_bytes(),
+                );
+            }
+            out.extend_from_slice(b"],");
+        }
+        out.extend_from_slice(b"\"payload\":");
         out.extend_from_slice(&self.payload);
         out.extend_from_slice(format!(",\"time\":\"{time}\",\"v\":{ENTRY_VERSION}}}").as_bytes());
         out
@@ -185,6 +222,8 @@ pub struct Entry {
     pub payload: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blobs: Vec<Digest256>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
 }
 
 impl Entry {
@@ -252,6 +291,7 @@ mod tests {
             kind: "approval".into(),
             payload: json!({"z": 1, "a": [true, null, "é"], "m": 1.5}),
             blobs: vec![],
+            links: vec![],
         };
         let bytes = entry.encode().unwrap();
         assert_eq!(
@@ -274,7 +314,9 @@ mod tests {
             ),
             (json!(null), vec![]),
         ];
-        for (payload, blobs) in cases {
+        let all_links = [(3u64, Hash::digest(b"three")), (9, Hash::digest(b"nine"))];
+        for (n, (payload, blobs)) in cases.into_iter().enumerate() {
+            let links: Vec<(u64, Hash)> = all_links.iter().copied().take(n).collect();
             let generic = Entry {
                 v: ENTRY_VERSION,
                 index: 12345,
@@ -282,11 +324,16 @@ mod tests {
                 kind: "run.stage".into(),
                 payload: payload.clone(),
                 blobs: blobs.clone(),
+                links: links
+                    .iter()
+                    .map(|&(index, leaf_hash)| Link { index, leaf_hash })
+                    .collect(),
             }
             .encode()
             .unwrap();
             let fast = NewEntry::new("run.stage", payload)
                 .with_blobs(blobs)
+                .with_links(links)
                 .prepare()
                 .unwrap()
                 .encode_at(12345, "2026-11-22T02:43:48.123456Z");

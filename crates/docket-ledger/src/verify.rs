@@ -98,6 +98,8 @@ struct EntryHead<'a> {
     payload: serde::de::IgnoredAny,
     #[serde(default)]
     blobs: Vec<Digest256>,
+    #[serde(default)]
+    links: Vec<crate::entry::Link>,
 }
 
 struct KeyChain {
@@ -273,6 +275,8 @@ impl Ledger {
         }
 
         let mut range = CompactRange::new();
+        // Every leaf hash so far, for checking links to earlier entries.
+        let mut leaves: Vec<Hash> = Vec::new();
         let mut chunks = self.db().scan_entries(bound);
         let mut expected = 0u64;
         'scan: while let Some(chunk) = chunks.recv().await {
@@ -339,6 +343,25 @@ impl Ledger {
                     break 'scan;
                 }
                 let index = row.index;
+                for link in &head.links {
+                    let target = usize::try_from(link.index).ok().and_then(|i| leaves.get(i));
+                    if target != Some(&link.leaf_hash) {
+                        v.problem(
+                            "link-broken",
+                            Some(index),
+                            format!(
+                                "entry {index} closes entry {}, which {}",
+                                link.index,
+                                if target.is_some() {
+                                    "no longer has the hash it had"
+                                } else {
+                                    "does not precede it"
+                                }
+                            ),
+                        );
+                    }
+                }
+                leaves.push(leaf);
                 let kind = head.kind.to_string();
                 let blobs = head.blobs;
                 if index == 0 || kind == kinds::KEY_ROTATE || kind == kinds::BLOB_SHRED {
