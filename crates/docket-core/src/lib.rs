@@ -3,6 +3,7 @@
 //! returns values and typed errors.
 
 pub mod config;
+pub mod intake;
 pub mod paths;
 pub mod secrets;
 pub mod ticket;
