@@ -10,6 +10,7 @@ mod key_cmd;
 mod log_cmd;
 mod output;
 mod quickstart;
+mod run_cmd;
 mod timearg;
 
 use std::path::PathBuf;
@@ -55,6 +56,17 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Govern a git repository: write a commented docket.toml and prepare DOCKET_HOME.
+    Init(run_cmd::InitArgs),
+    /// List the repository's tickets as eligible or skipped, with the reason; each
+    /// decision is recorded in the ledger.
+    Intake(run_cmd::IntakeArgs),
+    /// Take a ticket through a governed run to a reviewable branch, with evidence.
+    /// Exit 0 published, 1 blocked, failed or cancelled, 2 docket's own error.
+    Run(run_cmd::RunArgs),
+    /// Query the evidence of past runs.
+    #[command(subcommand)]
+    Runs(run_cmd::RunsCommand),
     /// Record, list, prove and verify evidence in the ledger.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
@@ -127,6 +139,10 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         database_url: cli.database_url,
     };
     match cli.command {
+        Command::Init(args) => run_cmd::init(args, &global, out).await,
+        Command::Intake(args) => run_cmd::intake(args, &global, out).await,
+        Command::Run(args) => run_cmd::run(args, &global, out).await,
+        Command::Runs(cmd) => run_cmd::runs(cmd, &global, out).await,
         Command::Log(cmd) => log_cmd::run(cmd, &global, out).await,
         Command::Key(cmd) => key_cmd::run(cmd, &global, out).await,
         Command::Blob(cmd) => blob_cmd::run(cmd, &global, out).await,

@@ -13,23 +13,38 @@ pub enum SkipReason {
     /// The ticket lacks the managed label.
     LabelMissing { label: String },
     /// The ticket's state is not one of the ready states.
-    NotReady { state: Option<String>, ready_states: Vec<String> },
+    NotReady {
+        state: Option<String>,
+        ready_states: Vec<String>,
+    },
     /// Nothing routes the ticket to this repository.
     NoRouting { alias: String },
     /// The ticket is routed to another repository.
-    RoutedElsewhere { alias: String, routed_to: Vec<String> },
+    RoutedElsewhere {
+        alias: String,
+        routed_to: Vec<String>,
+    },
     /// The ticket's assignee is not one the configuration accepts.
-    Assignee { assignee: Option<String>, allowed: Vec<String> },
+    Assignee {
+        assignee: Option<String>,
+        allowed: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SkipReason::LabelMissing { label } => write!(f, "label `{label}` missing"),
-            SkipReason::NotReady { state, ready_states } => write!(
+            SkipReason::NotReady {
+                state,
+                ready_states,
+            } => write!(
                 f,
                 "not ready: state is {} (ready: {})",
-                state.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "unset".into()),
+                state
+                    .as_deref()
+                    .map(|s| format!("`{s}`"))
+                    .unwrap_or_else(|| "unset".into()),
                 ready_states.join(", ")
             ),
             SkipReason::NoRouting { alias } => write!(
@@ -39,12 +54,19 @@ impl std::fmt::Display for SkipReason {
             SkipReason::RoutedElsewhere { alias, routed_to } => write!(
                 f,
                 "routed to {} instead of `{alias}`",
-                routed_to.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                routed_to
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             SkipReason::Assignee { assignee, allowed } => write!(
                 f,
                 "assignee {} is not one of {}",
-                assignee.as_deref().map(|a| format!("`{a}`")).unwrap_or_else(|| "(none)".into()),
+                assignee
+                    .as_deref()
+                    .map(|a| format!("`{a}`"))
+                    .unwrap_or_else(|| "(none)".into()),
                 allowed.join(", ")
             ),
         }
@@ -119,11 +141,19 @@ mod tests {
     use crate::ticket::parse_ticket;
 
     fn config(extra: &str) -> Config {
-        parse_config("docket.toml", &format!("[repository]\nalias = \"infra\"\n{extra}")).unwrap()
+        parse_config(
+            "docket.toml",
+            &format!("[repository]\nalias = \"infra\"\n{extra}"),
+        )
+        .unwrap()
     }
 
     fn ticket(front: &str) -> Ticket {
-        parse_ticket(Path::new("t-1.md"), &format!("---\n{front}\n---\n# Fix it\n")).unwrap()
+        parse_ticket(
+            Path::new("t-1.md"),
+            &format!("---\n{front}\n---\n# Fix it\n"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -133,17 +163,31 @@ mod tests {
             ("labels: [docket, repo-infra]\nstate: ready", vec![]),
             ("labels: [docket, repo-infra]\nstate: READY", vec![]),
             ("labels: [repo-infra]\nstate: ready", vec!["label-missing"]),
-            ("labels: [docket, repo-infra]\nstate: draft", vec!["not-ready"]),
+            (
+                "labels: [docket, repo-infra]\nstate: draft",
+                vec!["not-ready"],
+            ),
             ("labels: [docket, repo-infra]", vec!["not-ready"]),
             ("labels: [docket]\nstate: ready", vec!["no-routing"]),
-            ("labels: [docket, repo-web]\nstate: ready", vec!["routed-elsewhere"]),
-            ("labels: []", vec!["label-missing", "not-ready", "no-routing"]),
+            (
+                "labels: [docket, repo-web]\nstate: ready",
+                vec!["routed-elsewhere"],
+            ),
+            (
+                "labels: []",
+                vec!["label-missing", "not-ready", "no-routing"],
+            ),
         ];
         assert!(!cases.is_empty());
         for (front, want) in cases {
             let got: Vec<String> = skip_reasons(&ticket(front), &c)
                 .iter()
-                .map(|r| serde_json::to_value(r).unwrap()["reason"].as_str().unwrap().to_owned())
+                .map(|r| {
+                    serde_json::to_value(r).unwrap()["reason"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
                 .collect();
             assert_eq!(got, want, "{front}");
         }
@@ -161,7 +205,10 @@ mod tests {
         let mut other = t.clone();
         other.assignee = Some("mallory".into());
         assert_eq!(
-            skip_reasons(&other, &c).iter().map(ToString::to_string).collect::<Vec<_>>(),
+            skip_reasons(&other, &c)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             vec!["assignee `mallory` is not one of docket-bot".to_string()]
         );
         let open = config("[intake]\nlabel = \"\"\nready_states = []\nrequire_routing = false\n");

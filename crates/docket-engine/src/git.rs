@@ -259,6 +259,29 @@ impl Repo {
         resolve_commit(&self.root, rev).await
     }
 
+    /// The bytes of `path` in `commit`'s tree, or `None` when the tree has no such
+    /// file. Reads committed content, never the working tree.
+    pub async fn show_file(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let spec = format!("{commit}:{path}");
+        let exists = GitCall::new(&self.root)
+            .args(["cat-file", "-e"])
+            .arg(&spec)
+            .output()
+            .await?;
+        if exists.code != Some(0) {
+            return Ok(None);
+        }
+        let call = GitCall::new(&self.root)
+            .args(["cat-file", "blob"])
+            .arg(&spec);
+        let args = call.display_args();
+        let output = call.output().await?;
+        match output.code {
+            Some(0) => Ok(Some(output.stdout)),
+            _ => Err(output.into_error(args, &self.root)),
+        }
+    }
+
     /// `user.email` as configured for this repository (local, global or included), if any.
     pub async fn user_email(&self) -> Result<Option<String>, GitError> {
         let call = GitCall::new(&self.root).args(["config", "--get", "user.email"]);
@@ -410,6 +433,23 @@ impl Worktree {
     /// Collects everything the agent changed relative to `base`: modified, added
     /// (untracked files, respecting `.gitignore`), deleted, renamed, mode changes,
     /// binaries and symlinks.
+    /// Applies a patch made by [`Worktree::collect_diff`] to this worktree's files
+    /// (used to re-run an agent on its own result).
+    pub async fn apply_patch(&self, patch: &[u8]) -> Result<(), GitError> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        let call = GitCall::new(&self.path)
+            .args(["apply", "--binary", "--whitespace=nowarn", "-"])
+            .stdin(patch.to_vec());
+        let args = call.display_args();
+        let output = call.output().await?;
+        match output.code {
+            Some(0) => Ok(()),
+            _ => Err(output.into_error(args, &self.path)),
+        }
+    }
+
     pub async fn collect_diff(&self) -> Result<Diff, GitError> {
         let tree = self.stage_tree().await?;
 

@@ -3,3 +3,7 @@
 
 pub mod git;
 pub mod process;
+pub mod record;
+pub mod review;
+pub mod rules;
+pub mod run;

@@ -1,0 +1,476 @@
+//! `docket init`, `docket intake`, `docket run` and `docket runs`: the golden path
+//! from the command line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use docket_engine::record::{RunRecord, RunStatus, kinds};
+use docket_engine::run::{Engine, RunOptions, list_tickets, load_governed};
+use docket_ledger::{EntryFilter, NewEntry};
+use serde_json::json;
+
+use crate::context::GlobalArgs;
+use crate::log_cmd::EntryView;
+use crate::output::Output;
+use crate::{Outcome, timearg};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The git repository to govern (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Repository alias used for routing (`repo-<alias>` labels). Default: the folder name.
+    #[arg(long)]
+    alias: Option<String>,
+    /// Base ref runs start from. Default: the current branch.
+    #[arg(long)]
+    base_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IntakeArgs {
+    /// The governed repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A ticket file, or the id of a ticket in the configured tickets folder.
+    #[arg(long, value_name = "PATH|ID")]
+    ticket: String,
+    /// Who starts the run (default: git config user.email).
+    #[arg(long = "as", value_name = "USER")]
+    initiator: Option<String>,
+    /// Keep the run's worktree (its path is printed) instead of removing it.
+    #[arg(long)]
+    keep_worktree: bool,
+    /// Push the published branch to this remote.
+    #[arg(long, value_name = "REMOTE")]
+    push: Option<String>,
+    /// The governed repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, oldest first.
+    List(RunsListArgs),
+    /// Show one run's record and its stage entries.
+    Show {
+        /// Run id (a unique prefix is enough).
+        run: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    #[arg(long)]
+    ticket: Option<String>,
+    #[arg(long)]
+    initiator: Option<String>,
+    #[arg(long)]
+    agent: Option<String>,
+    /// published, blocked, failed or cancelled.
+    #[arg(long)]
+    outcome: Option<String>,
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+}
+
+fn current_branch(repo: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["symbolic-ref", "--short", "-q", "HEAD"])
+        .output()
+        .ok()?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+fn repo_root(path: &Path) -> anyhow::Result<PathBuf> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(path)
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .context("cannot run git")?;
+    if !out.status.success() {
+        bail!(
+            "{} is not inside a git repository; run `git init` first",
+            path.display()
+        );
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+pub async fn init(args: InitArgs, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    let root = repo_root(&args.repo)?;
+    let file = root.join(docket_engine::run::CONFIG_FILE);
+    if file.exists() {
+        bail!(
+            "{} already exists; edit it instead (it is reviewed like code)",
+            file.display()
+        );
+    }
+    let alias = args.alias.unwrap_or_else(|| {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let cleaned: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let cleaned = cleaned.trim_matches('-').to_owned();
+        if cleaned.is_empty() {
+            "repo".into()
+        } else {
+            cleaned
+        }
+    });
+    let base_ref = args
+        .base_ref
+        .or_else(|| current_branch(&root))
+        .unwrap_or_else(|| "main".into());
+    let text = docket_core::config::render_template(&alias, &base_ref);
+    docket_core::config::parse_config("docket.toml", &text)
+        .with_context(|| format!("`{alias}` or `{base_ref}` cannot be used"))?;
+    std::fs::write(&file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+    let ledger = global.open_ledger().await?;
+    let key = ledger.signing_key().await?;
+    let home = global.home()?;
+    ledger.close().await;
+    if out.json() {
+        out.json_value(&json!({"config": file, "alias": alias, "base_ref": base_ref, "home": home, "key": key.to_string()}))?;
+    } else {
+        out.line(format!(
+            "wrote {} (alias `{alias}`, base ref `{base_ref}`)",
+            file.display()
+        ));
+        out.line(format!(
+            "DOCKET_HOME is {}; ledger key {key}",
+            home.display()
+        ));
+        out.note("next: set [agent] kind and command, put tickets in .docket/tickets/, then commit docket.toml —");
+        out.note("      docket reads its configuration from the base ref, so only reviewed configuration governs runs.");
+    }
+    Ok(Outcome::Success)
+}
+
+pub async fn intake(
+    args: IntakeArgs,
+    global: &GlobalArgs,
+    out: &Output,
+) -> anyhow::Result<Outcome> {
+    let governed = load_governed(&args.repo).await?;
+    let ledger = global.open_ledger().await?;
+    let mut rows = Vec::new();
+    for (path, parsed) in list_tickets(governed.repo.root(), &governed.config)? {
+        let shown = path
+            .strip_prefix(governed.repo.root())
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let row = match parsed {
+            Ok(ticket) => {
+                let reasons = docket_core::intake::skip_reasons(&ticket, &governed.config);
+                let appended = ledger
+                    .append(NewEntry::new(
+                        kinds::INTAKE,
+                        json!({"ticket": {"id": ticket.id, "digest": ticket.digest, "source": shown}, "eligible": reasons.is_empty(), "reasons": reasons}),
+                    ))
+                    .await?;
+                json!({
+                    "ticket": ticket.id, "title": ticket.title, "path": shown,
+                    "eligible": reasons.is_empty(),
+                    "reasons": reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "ledger_index": appended.index,
+                })
+            }
+            Err(e) => {
+                let appended = ledger
+                    .append(NewEntry::new(kinds::INTAKE, json!({"ticket": {"source": shown}, "eligible": false, "error": e.to_string()})))
+                    .await?;
+                json!({"ticket": null, "path": shown, "eligible": false, "reasons": [e.to_string()], "ledger_index": appended.index})
+            }
+        };
+        rows.push(row);
+    }
+    ledger.close().await;
+    if out.json() {
+        out.json_value(&rows)?;
+    } else if rows.is_empty() {
+        out.note(format!(
+            "no tickets in {}",
+            governed
+                .repo
+                .root()
+                .join(&governed.config.intake.tickets)
+                .display()
+        ));
+    } else {
+        for r in &rows {
+            let status = if r["eligible"] == true {
+                "eligible"
+            } else {
+                "skipped "
+            };
+            let id = r["ticket"].as_str().unwrap_or("(invalid)");
+            let reasons: Vec<&str> = r["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            let why = if reasons.is_empty() {
+                String::new()
+            } else {
+                format!("  — {}", reasons.join("; "))
+            };
+            out.line(format!(
+                "{status}  {id:<28} {}{why}",
+                r["path"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Stops the run's agent and records the run as cancelled on SIGINT or SIGTERM.
+fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = docket_engine::process::cancel_channel();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+pub async fn run(args: RunArgs, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    let ledger = Arc::new(global.open_ledger().await?);
+    let engine = Engine {
+        ledger: ledger.clone(),
+        home: global.home()?,
+    };
+    let options = RunOptions {
+        repo: args.repo,
+        ticket: args.ticket,
+        initiator: args.initiator,
+        keep_worktree: args.keep_worktree,
+        push: args.push,
+    };
+    let report = engine.run(options, cancel_on_signals()).await;
+    drop(engine);
+    if let Ok(ledger) = Arc::try_unwrap(ledger) {
+        ledger.close().await;
+    }
+    let report = report?;
+    let record = &report.record;
+    if out.json() {
+        out.json_value(record)?;
+    } else {
+        print_record(record, out);
+        if let Some(path) = &report.review_path {
+            out.line(format!("review request  {}", path.display()));
+        }
+        if let Some(path) = &report.kept_worktree {
+            out.line(format!("worktree kept   {}", path.display()));
+        }
+    }
+    Ok(if record.outcome.status == RunStatus::Published {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn print_record(r: &RunRecord, out: &Output) {
+    out.line(format!("run        {}", r.run_id));
+    out.line(format!(
+        "ticket     {} — {} ({})",
+        r.ticket.id, r.ticket.title, r.ticket.digest
+    ));
+    out.line(format!("initiator  {}", r.initiator));
+    out.line(format!(
+        "agent      {} {}",
+        r.agent.kind,
+        r.agent.command.join(" ")
+    ));
+    if let Some(base) = &r.base_commit {
+        out.line(format!(
+            "base       {} ({})",
+            r.repository.base_ref,
+            &base[..base.len().min(12)]
+        ));
+    }
+    for a in &r.attempts {
+        let exit = match (a.timed_out, a.exit_code) {
+            (true, _) => "timed out".to_owned(),
+            (_, Some(c)) => format!("exit {c}"),
+            _ => "killed".to_owned(),
+        };
+        out.line(format!(
+            "agent run  {} #{}: {exit} in {} ms",
+            a.purpose, a.attempt, a.duration_ms
+        ));
+    }
+    if let Some(d) = &r.diff {
+        out.line(format!(
+            "diff       {} files, +{} -{} ({})",
+            d.files_changed, d.lines_added, d.lines_removed, d.digest
+        ));
+        for f in &d.files {
+            out.line(format!("             {:<9} {}", f.status, f.path));
+        }
+    }
+    for rule in &r.rules {
+        out.line(format!(
+            "rule       {:<16} {:<4} {}",
+            rule.rule, rule.outcome, rule.detail
+        ));
+    }
+    for v in &r.validation {
+        let exit = if v.timed_out {
+            "timed out".to_owned()
+        } else {
+            v.exit_code
+                .map(|c| format!("exit {c}"))
+                .unwrap_or_else(|| "killed".into())
+        };
+        out.line(format!(
+            "validate   #{} {} `{}`: {exit} in {} ms",
+            v.attempt,
+            v.phase,
+            v.argv.join(" "),
+            v.duration_ms
+        ));
+    }
+    for c in &r.checks {
+        out.line(format!(
+            "check      {} ({}): {} — {}",
+            c.check, c.mode, c.outcome, c.detail
+        ));
+    }
+    out.line(format!("outcome    {}", r.outcome.status.as_str()));
+    for reason in &r.outcome.reasons {
+        out.line(format!("  reason   {reason}"));
+    }
+    if let Some(o) = &r.output {
+        out.line(format!(
+            "branch     {} ({})",
+            o.branch,
+            &o.commit[..o.commit.len().min(12)]
+        ));
+        if let Some(remote) = &o.pushed_to {
+            out.line(format!("pushed to  {remote}"));
+        }
+    }
+    if let Some(index) = r.ledger.index {
+        out.line(format!(
+            "evidence   ledger entry {index}, closing {} stage entries",
+            r.ledger.stages.len()
+        ));
+    }
+}
+
+async fn load_records(
+    global: &GlobalArgs,
+) -> anyhow::Result<(docket_ledger::Ledger, Vec<RunRecord>)> {
+    let ledger = global.open_ledger().await?;
+    let filter = EntryFilter {
+        kind: Some(kinds::RECORD.into()),
+        ..EntryFilter::default()
+    };
+    let mut records = Vec::new();
+    for stored in ledger.list(&filter).await? {
+        let entry = stored.decode()?;
+        let mut record: RunRecord = serde_json::from_value(entry.payload)
+            .with_context(|| format!("ledger entry {} is not a run record", stored.index))?;
+        record.ledger.index = Some(stored.index);
+        records.push(record);
+    }
+    Ok((ledger, records))
+}
+
+pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    let (ledger, records) = load_records(global).await?;
+    match cmd {
+        RunsCommand::List(args) => {
+            let since = args.since.as_deref().map(timearg::parse_time).transpose()?;
+            let until = args.until.as_deref().map(timearg::parse_time).transpose()?;
+            let selected: Vec<&RunRecord> = records
+                .iter()
+                .filter(|r| args.ticket.as_ref().is_none_or(|t| &r.ticket.id == t))
+                .filter(|r| args.initiator.as_ref().is_none_or(|i| &r.initiator == i))
+                .filter(|r| args.agent.as_ref().is_none_or(|a| &r.agent.kind == a))
+                .filter(|r| {
+                    args.outcome
+                        .as_ref()
+                        .is_none_or(|o| r.outcome.status.as_str() == o)
+                })
+                .filter(|r| {
+                    let started: Option<jiff::Timestamp> = r.started_at.parse().ok();
+                    since.is_none_or(|s| started.is_some_and(|t| t >= s))
+                        && until.is_none_or(|u| started.is_some_and(|t| t < u))
+                })
+                .collect();
+            if out.json() {
+                out.json_value(&selected)?;
+            } else if selected.is_empty() {
+                out.note("no runs match");
+            } else {
+                for r in selected {
+                    let branch = r.output.as_ref().map(|o| o.branch.as_str()).unwrap_or("");
+                    out.line(format!(
+                        "{}  {}  {:<10} {:<24} {:<24} {branch}",
+                        r.run_id,
+                        r.started_at,
+                        r.outcome.status.as_str(),
+                        r.ticket.id,
+                        r.initiator
+                    ));
+                }
+            }
+        }
+        RunsCommand::Show { run } => {
+            let matches: Vec<&RunRecord> = records
+                .iter()
+                .filter(|r| r.run_id.starts_with(&run))
+                .collect();
+            let record = match matches.as_slice() {
+                [one] => *one,
+                [] => bail!("no run `{run}` in the ledger; `docket runs list` shows them"),
+                many => bail!("`{run}` matches {} runs; give more of the id", many.len()),
+            };
+            let mut stages = Vec::new();
+            for index in &record.ledger.stages {
+                stages.push(EntryView::from_stored(&ledger.entry(*index).await?)?);
+            }
+            if out.json() {
+                let mut value = serde_json::to_value(record)?;
+                value["stage_entries"] = serde_json::to_value(&stages)?;
+                out.json_value(&value)?;
+            } else {
+                print_record(record, out);
+                for s in &stages {
+                    out.line(format!("  entry {:>6}  {}  {}", s.index, s.time, s.kind));
+                }
+            }
+        }
+    }
+    ledger.close().await;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,961 @@
+//! `docket run`: one ticket through the golden path — intake, isolated worktree,
+//! agent, diff, repository rules, validation with bounded repair, governance checks,
+//! publish — with each stage appended to the ledger as it happens, so that a crash
+//! leaves a visible partial trail.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use docket_core::config::{AgentKind, Config, Mode, parse_config};
+use docket_core::intake::skip_reasons;
+use docket_core::secrets::SecretScanner;
+use docket_core::ticket::{Ticket, is_valid_ticket_id, parse_ticket};
+use docket_ledger::{Digest256, Hash, Ledger, LedgerError, NewEntry};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::git::{Diff, GitError, Repo, Worktree};
+use crate::process::{
+    CommandOutcome, CommandSpec, ProcessError, StdinSpec, minimal_env, run_command,
+};
+use crate::record::{
+    AgentAttempt, AgentRef, CheckResult, DiffFile, DiffSummary, LedgerRef, RUN_SCHEMA,
+    RepositoryRef, RunOutcome, RunOutput, RunRecord, RunStatus, TicketRef, ValidationCommand,
+    WorkerRef, kinds,
+};
+use crate::{review, rules};
+
+/// Bytes of command output kept per stream.
+const OUTPUT_LIMIT: usize = 16 << 20;
+pub const CONFIG_FILE: &str = "docket.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Ticket(#[from] docket_core::ticket::TicketError),
+    #[error("no ticket `{id}` in {}: pass a ticket file path, or one of the ids `docket intake` lists", dir.display())]
+    TicketNotFound { id: String, dir: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot tell who starts this run: pass --as EMAIL or set git config user.email")]
+    NoInitiator,
+    #[error("invalid repository rules in docket.toml: {0}")]
+    Rules(#[from] docket_core::paths::PathRuleError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |source| EngineError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What `docket run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Any directory inside the governed repository.
+    pub repo: PathBuf,
+    /// A ticket file path, or a ticket id from the configured tickets folder.
+    pub ticket: String,
+    pub initiator: Option<String>,
+    pub keep_worktree: bool,
+    pub push: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub record: RunRecord,
+    pub review_path: Option<PathBuf>,
+    pub kept_worktree: Option<PathBuf>,
+}
+
+/// The governed repository: its git handle and the configuration committed on the
+/// base ref.
+pub struct Governed {
+    pub repo: Repo,
+    pub config: Config,
+    pub base_commit: String,
+}
+
+/// Reads `docket.toml` from the base ref, not the working tree: only reviewed,
+/// committed configuration governs runs.
+pub async fn load_governed(path: &Path) -> Result<Governed, EngineError> {
+    let repo = Repo::open(path).await?;
+    let (config, base_commit) = load_config(&repo).await?;
+    Ok(Governed {
+        repo,
+        config,
+        base_commit,
+    })
+}
+
+async fn load_config(repo: &Repo) -> Result<(Config, String), EngineError> {
+    let working = repo.root().join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&working).map_err(|_| {
+        EngineError::Config(format!(
+            "no {CONFIG_FILE} in {}; run `docket init` there first",
+            repo.root().display()
+        ))
+    })?;
+    // The working copy tells us the base ref; the committed copy on that ref rules.
+    let draft = parse_config(&working.display().to_string(), &text)
+        .map_err(|e| EngineError::Config(e.to_string()))?;
+    let base_ref = draft.repository.base_ref.clone();
+    let base_commit = repo.resolve(&base_ref).await?;
+    let committed = repo.show_file(&base_commit, CONFIG_FILE).await?.ok_or_else(|| {
+        EngineError::Config(format!(
+            "{CONFIG_FILE} is not committed on `{base_ref}`; commit it first (runs are governed only by reviewed, committed configuration)"
+        ))
+    })?;
+    let committed = String::from_utf8_lossy(&committed).into_owned();
+    let config = parse_config(&format!("{CONFIG_FILE}@{base_ref}"), &committed)
+        .map_err(|e| EngineError::Config(e.to_string()))?;
+    Ok((config, base_commit))
+}
+
+/// Every markdown ticket under the configured tickets folder, parsed.
+/// A ticket file and what parsing it gave: the ticket, or why it is unusable.
+pub type ListedTicket = (PathBuf, Result<Ticket, String>);
+
+/// A ticket that cannot be read or parsed is listed with the reason, not dropped.
+pub fn list_tickets(
+    repo_root: &Path,
+    config: &Config,
+) -> Result<Vec<ListedTicket>, EngineError> {
+    let dir = repo_root.join(&config.intake.tickets);
+    let mut files = Vec::new();
+    collect_markdown(&dir, &mut files)?;
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|path| {
+            let parsed = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .and_then(|text| parse_ticket(&path, &text).map_err(|e| e.to_string()));
+            (path, parsed)
+        })
+        .collect())
+}
+
+fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), EngineError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err(&path))?;
+        if kind.is_dir() {
+            collect_markdown(&path, out)?;
+        } else if kind.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn resolve_ticket(
+    repo_root: &Path,
+    config: &Config,
+    arg: &str,
+) -> Result<(PathBuf, Ticket), EngineError> {
+    let path = PathBuf::from(arg);
+    if path.is_file() {
+        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        let ticket = parse_ticket(&path, &text)?;
+        return Ok((path, ticket));
+    }
+    let dir = repo_root.join(&config.intake.tickets);
+    if is_valid_ticket_id(arg) {
+        for (path, parsed) in list_tickets(repo_root, config)? {
+            if let Ok(ticket) = parsed
+                && ticket.id == arg
+            {
+                return Ok((path, ticket));
+            }
+        }
+    }
+    Err(EngineError::TicketNotFound {
+        id: arg.to_owned(),
+        dir,
+    })
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = (nanos as u64 ^ u64::from(std::process::id())).to_be_bytes();
+    }
+    hex::encode(bytes)
+}
+
+fn now() -> String {
+    docket_ledger::entry::format_time(jiff::Timestamp::now())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn mode_str(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Off => "off",
+        Mode::Advisory => "advisory",
+        Mode::Required => "required",
+    }
+}
+
+/// Appends a run's stage entries and remembers them for the final record.
+struct Recorder<'a> {
+    ledger: &'a Ledger,
+    run_id: String,
+    stages: Vec<(u64, Hash)>,
+}
+
+impl Recorder<'_> {
+    async fn stage(
+        &mut self,
+        kind: &str,
+        mut payload: Value,
+        blobs: Vec<Digest256>,
+    ) -> Result<u64, EngineError> {
+        if let Value::Object(map) = &mut payload {
+            map.insert("run_id".into(), Value::String(self.run_id.clone()));
+        }
+        let appended = self
+            .ledger
+            .append(NewEntry::new(kind, payload).with_blobs(blobs))
+            .await?;
+        self.stages.push((appended.index, appended.leaf_hash));
+        Ok(appended.index)
+    }
+
+    /// Stores bytes in the blob store with secrets redacted.
+    fn blob(&self, bytes: &[u8]) -> Result<Digest256, EngineError> {
+        let text = String::from_utf8_lossy(bytes);
+        let (redacted, findings) = SecretScanner::builtin().redact(&text);
+        let stored = if findings.is_empty() {
+            bytes.to_vec()
+        } else {
+            redacted.into_bytes()
+        };
+        Ok(self
+            .ledger
+            .blobs()
+            .put(&stored)
+            .map_err(LedgerError::from)?)
+    }
+}
+
+/// Everything a run carries between stages.
+struct RunCtx<'a> {
+    opts: &'a RunOptions,
+    governed: &'a Governed,
+    home: &'a Path,
+    run_dir: PathBuf,
+    ticket_file: PathBuf,
+    record: RunRecord,
+    cancel: watch::Receiver<bool>,
+}
+
+/// The engine: the ledger evidence goes into, and DOCKET_HOME for worktrees and
+/// per-run files.
+pub struct Engine {
+    pub ledger: Arc<Ledger>,
+    pub home: PathBuf,
+}
+
+impl Engine {
+    /// Runs one ticket through the golden path. Errors are docket's own failures; a
+    /// blocked, failed or cancelled run is a report with that outcome.
+    pub async fn run(
+        &self,
+        opts: RunOptions,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<RunReport, EngineError> {
+        let governed = load_governed(&opts.repo).await?;
+        let config = &governed.config;
+        let Some(agent_kind) = config.agent.kind else {
+            return Err(EngineError::Config(format!(
+                "{CONFIG_FILE} on `{}` configures no agent: set [agent] kind and command, commit, and run again",
+                config.repository.base_ref
+            )));
+        };
+        let (ticket_path, ticket) = resolve_ticket(governed.repo.root(), config, &opts.ticket)?;
+        let initiator = match &opts.initiator {
+            Some(who) => who.clone(),
+            None => governed
+                .repo
+                .user_email()
+                .await?
+                .ok_or(EngineError::NoInitiator)?,
+        };
+        let run_id = random_id();
+        let run_dir = self.home.join("runs").join(&run_id);
+        std::fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
+        let ticket_file = run_dir.join("ticket.md");
+        std::fs::write(&ticket_file, &ticket.text).map_err(io_err(&ticket_file))?;
+
+        let mut rec = Recorder {
+            ledger: &self.ledger,
+            run_id: run_id.clone(),
+            stages: Vec::new(),
+        };
+        let ticket_blob = rec.blob(ticket.text.as_bytes())?;
+        let key = self.ledger.signing_key().await?.to_string();
+        let record = RunRecord {
+            schema: RUN_SCHEMA.into(),
+            run_id: run_id.clone(),
+            started_at: now(),
+            finished_at: String::new(),
+            ticket: TicketRef {
+                id: ticket.id.clone(),
+                title: ticket.title.clone(),
+                source: ticket_path.display().to_string(),
+                digest: ticket.digest.clone(),
+                text_blob: Some(ticket_blob.to_string()),
+                labels: ticket.labels.clone(),
+                requester: ticket.requester.clone(),
+                assignee: ticket.assignee.clone(),
+            },
+            initiator: initiator.clone(),
+            repository: RepositoryRef {
+                alias: config.repository.alias.clone(),
+                root: governed.repo.root().display().to_string(),
+                base_ref: config.repository.base_ref.clone(),
+            },
+            base_commit: Some(governed.base_commit.clone()),
+            worker: WorkerRef {
+                host: hostname(),
+                docket_version: env!("CARGO_PKG_VERSION").into(),
+                key,
+            },
+            agent: AgentRef {
+                kind: match agent_kind {
+                    AgentKind::Exec => "exec".into(),
+                },
+                command: config.agent.command.clone(),
+                model: None,
+            },
+            attempts: vec![],
+            diff: None,
+            rules: vec![],
+            validation_mode: mode_str(config.validation.mode).into(),
+            validation: vec![],
+            checks: vec![],
+            outcome: RunOutcome {
+                status: RunStatus::Failed,
+                reasons: vec![],
+            },
+            output: None,
+            ledger: LedgerRef::default(),
+        };
+        let mut ctx = RunCtx {
+            opts: &opts,
+            governed: &governed,
+            home: &self.home,
+            run_dir,
+            ticket_file,
+            record,
+            cancel,
+        };
+
+        // 1. Intake.
+        let reasons = skip_reasons(&ticket, config);
+        rec.stage(
+            kinds::INTAKE,
+            json!({
+                "ticket": {"id": ticket.id, "digest": ticket.digest, "source": ticket_path.display().to_string()},
+                "eligible": reasons.is_empty(),
+                "reasons": reasons,
+            }),
+            vec![],
+        )
+        .await?;
+        if !reasons.is_empty() {
+            ctx.record.outcome = RunOutcome {
+                status: RunStatus::Blocked,
+                reasons: reasons.iter().map(|r| format!("intake: {r}")).collect(),
+            };
+            return self.finish(ctx, rec, None, None).await;
+        }
+        rec.stage(
+            kinds::STARTED,
+            json!({
+                "ticket": ctx.record.ticket,
+                "initiator": ctx.record.initiator,
+                "repository": ctx.record.repository,
+                "base_commit": ctx.record.base_commit,
+                "agent": ctx.record.agent,
+                "worker": ctx.record.worker,
+            }),
+            vec![ticket_blob],
+        )
+        .await?;
+
+        // 2. Isolated worktree from the base commit.
+        let worktree_path = self.home.join("worktrees").join(&run_id);
+        let worktree = governed
+            .repo
+            .add_worktree(&worktree_path, &governed.base_commit)
+            .await?;
+        let result = self.govern(&mut ctx, &mut rec, &worktree).await;
+        let kept = if opts.keep_worktree {
+            Some(worktree.path.clone())
+        } else {
+            governed.repo.remove_worktree(&worktree).await?;
+            None
+        };
+        let review = result?;
+        self.finish(ctx, rec, review, kept).await
+    }
+
+    /// Stages 3–8 inside the worktree. Returns the review file when published.
+    async fn govern(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        wt: &Worktree,
+    ) -> Result<Option<PathBuf>, EngineError> {
+        let config = &ctx.governed.config;
+        let (outcome, attempt) = self
+            .run_agent(ctx, rec, &wt.path, "initial", 1, None)
+            .await?;
+        if let Some(stop) = agent_stop(&outcome, config.agent.timeout) {
+            ctx.record.outcome = stop;
+            return Ok(None);
+        }
+        let _ = attempt;
+        let mut diff = self.collect_diff(ctx, rec, wt).await?;
+        if diff.files.is_empty() {
+            ctx.record.outcome = RunOutcome {
+                status: RunStatus::Failed,
+                reasons: vec![
+                    "no change: the agent exited successfully but changed nothing".into(),
+                ],
+            };
+            return Ok(None);
+        }
+        if !self.apply_rules(ctx, rec, &diff).await? {
+            return Ok(None);
+        }
+
+        // Validation, with bounded repair.
+        let mut attempt_no = 1u32;
+        loop {
+            let failures = self.validate(ctx, rec, &wt.path, attempt_no).await?;
+            if *ctx.cancel.borrow() {
+                ctx.record.outcome = cancelled();
+                return Ok(None);
+            }
+            if failures.is_empty() {
+                break;
+            }
+            let mode = config.validation.mode;
+            if mode == Mode::Advisory {
+                break;
+            }
+            let can_repair = config.agent.repair && attempt_no <= config.validation.repair_attempts;
+            if !can_repair {
+                ctx.record.outcome = RunOutcome {
+                    status: RunStatus::Blocked,
+                    reasons: failures
+                        .iter()
+                        .map(|f| format!("validation failed: {}", f.summary))
+                        .collect(),
+                };
+                return Ok(None);
+            }
+            let report = ctx
+                .run_dir
+                .join(format!("validation-report-{attempt_no}.json"));
+            let body = json!({
+                "run_id": ctx.record.run_id,
+                "attempt": attempt_no,
+                "failures": failures.iter().map(|f| &f.detail).collect::<Vec<_>>(),
+            });
+            std::fs::write(
+                &report,
+                serde_json::to_vec_pretty(&body).unwrap_or_default(),
+            )
+            .map_err(io_err(&report))?;
+            attempt_no += 1;
+            let (outcome, _) = self
+                .run_agent(ctx, rec, &wt.path, "repair", attempt_no, Some(&report))
+                .await?;
+            if let Some(stop) = agent_stop(&outcome, config.agent.timeout) {
+                ctx.record.outcome = stop;
+                return Ok(None);
+            }
+            diff = self.collect_diff(ctx, rec, wt).await?;
+            if diff.files.is_empty() {
+                ctx.record.outcome = RunOutcome {
+                    status: RunStatus::Failed,
+                    reasons: vec!["no change: the repair left nothing changed".into()],
+                };
+                return Ok(None);
+            }
+            if !self.apply_rules(ctx, rec, &diff).await? {
+                return Ok(None);
+            }
+        }
+
+        // Governance checks.
+        let mut blocked = Vec::new();
+        for (check, mode) in [
+            ("reproducibility", config.checks.reproducibility),
+            ("idempotency", config.checks.idempotency),
+        ] {
+            if mode == Mode::Off {
+                continue;
+            }
+            let result = self.check(ctx, rec, check, mode, &diff).await?;
+            if *ctx.cancel.borrow() {
+                ctx.record.outcome = cancelled();
+                return Ok(None);
+            }
+            if result.outcome == "fail" && mode == Mode::Required {
+                blocked.push(format!("{check} check failed: {}", result.detail));
+            }
+        }
+        if !blocked.is_empty() {
+            ctx.record.outcome = RunOutcome {
+                status: RunStatus::Blocked,
+                reasons: blocked,
+            };
+            return Ok(None);
+        }
+        self.publish(ctx, rec, wt).await.map(Some)
+    }
+
+    async fn run_agent(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        dir: &Path,
+        purpose: &str,
+        attempt: u32,
+        report: Option<&Path>,
+    ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
+        let config = &ctx.governed.config;
+        let mut extra = vec![
+            ("DOCKET_RUN_ID".to_owned(), ctx.record.run_id.clone()),
+            (
+                "DOCKET_TICKET_FILE".to_owned(),
+                ctx.ticket_file.display().to_string(),
+            ),
+            ("DOCKET_WORKTREE".to_owned(), dir.display().to_string()),
+        ];
+        if let Some(report) = report {
+            extra.push((
+                "DOCKET_VALIDATION_REPORT".to_owned(),
+                report.display().to_string(),
+            ));
+        }
+        let spec = CommandSpec {
+            argv: config.agent.command.clone(),
+            cwd: dir.to_owned(),
+            env: minimal_env(&config.agent.env, &extra),
+            timeout: config.agent.timeout,
+            stdin: StdinSpec::Null,
+            output_limit: OUTPUT_LIMIT,
+        };
+        let outcome = run_command(&spec, &mut ctx.cancel).await?;
+        let stdout = rec.blob(&outcome.stdout)?;
+        let stderr = rec.blob(&outcome.stderr)?;
+        let attempt = AgentAttempt {
+            purpose: purpose.into(),
+            attempt,
+            argv: outcome.argv.clone(),
+            exit_code: outcome.exit_code,
+            signal: outcome.signal,
+            timed_out: outcome.timed_out,
+            duration_ms: outcome.duration.as_millis() as u64,
+            stdout_digest: stdout.to_string(),
+            stderr_digest: stderr.to_string(),
+        };
+        rec.stage(
+            kinds::AGENT,
+            json!({"attempt": attempt, "cancelled": outcome.cancelled}),
+            vec![stdout, stderr],
+        )
+        .await?;
+        ctx.record.attempts.push(attempt.clone());
+        Ok((outcome, attempt))
+    }
+
+    async fn collect_diff(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        wt: &Worktree,
+    ) -> Result<Diff, EngineError> {
+        let diff = wt.collect_diff().await?;
+        let patch_blob = rec.blob(&diff.patch)?;
+        let summary = DiffSummary {
+            digest: diff.digest.clone(),
+            files: diff
+                .files
+                .iter()
+                .map(|f| DiffFile {
+                    path: f.path.clone(),
+                    old_path: f.old_path.clone(),
+                    status: format!("{:?}", f.status).to_lowercase(),
+                    added: f.added_lines,
+                    removed: f.removed_lines,
+                    binary: f.binary,
+                    old_mode: f.old_mode.clone(),
+                    new_mode: f.new_mode.clone(),
+                })
+                .collect(),
+            files_changed: diff.files.len() as u64,
+            lines_added: diff.files.iter().map(|f| f.added_lines).sum(),
+            lines_removed: diff.files.iter().map(|f| f.removed_lines).sum(),
+            patch_blob: patch_blob.to_string(),
+        };
+        rec.stage(kinds::DIFF, json!({"diff": summary}), vec![patch_blob])
+            .await?;
+        ctx.record.diff = Some(summary);
+        Ok(diff)
+    }
+
+    /// Returns false (and sets a blocked outcome) when any rule fails.
+    async fn apply_rules(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        diff: &Diff,
+    ) -> Result<bool, EngineError> {
+        let results = rules::evaluate(diff, &ctx.governed.config.rules)?;
+        rec.stage(kinds::RULES, json!({"rules": results}), vec![])
+            .await?;
+        let failures: Vec<String> = results
+            .iter()
+            .filter(|r| r.outcome == "fail")
+            .map(|r| format!("{}: {}", r.rule, r.detail))
+            .collect();
+        ctx.record.rules = results;
+        if failures.is_empty() {
+            return Ok(true);
+        }
+        ctx.record.outcome = RunOutcome {
+            status: RunStatus::Blocked,
+            reasons: failures,
+        };
+        Ok(false)
+    }
+
+    /// Runs setup and validation commands; returns each failure (for the outcome
+    /// and for the repair report).
+    async fn validate(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        dir: &Path,
+        attempt: u32,
+    ) -> Result<Vec<ValidationFailure>, EngineError> {
+        let config = &ctx.governed.config;
+        if config.validation.mode == Mode::Off {
+            return Ok(vec![]);
+        }
+        let mut failures = Vec::new();
+        let phases = config
+            .validation
+            .setup
+            .iter()
+            .map(|c| ("setup", c))
+            .chain(config.validation.commands.iter().map(|c| ("validate", c)));
+        let mut commands = Vec::new();
+        for (phase, argv) in phases {
+            let spec = CommandSpec {
+                argv: argv.clone(),
+                cwd: dir.to_owned(),
+                env: minimal_env(
+                    &config.agent.env,
+                    &[
+                        ("DOCKET_RUN_ID".to_owned(), ctx.record.run_id.clone()),
+                        ("DOCKET_WORKTREE".to_owned(), dir.display().to_string()),
+                    ],
+                ),
+                timeout: config.validation.timeout,
+                stdin: StdinSpec::Null,
+                output_limit: OUTPUT_LIMIT,
+            };
+            let outcome = run_command(&spec, &mut ctx.cancel).await?;
+            let mut output = outcome.stdout.clone();
+            output.extend_from_slice(b"\n--- stderr ---\n");
+            output.extend_from_slice(&outcome.stderr);
+            let blob = rec.blob(&output)?;
+            let command = ValidationCommand {
+                phase: phase.into(),
+                attempt,
+                argv: argv.clone(),
+                exit_code: outcome.exit_code,
+                timed_out: outcome.timed_out,
+                duration_ms: outcome.duration.as_millis() as u64,
+                output_digest: blob.to_string(),
+            };
+            commands.push((command.clone(), blob));
+            ctx.record.validation.push(command);
+            if !outcome.success() {
+                let tail = |b: &[u8]| {
+                    let text = String::from_utf8_lossy(&b[b.len().saturating_sub(16 << 10)..])
+                        .into_owned();
+                    SecretScanner::builtin().redact(&text).0
+                };
+                let why = if outcome.timed_out {
+                    "timed out".to_owned()
+                } else {
+                    match outcome.exit_code {
+                        Some(code) => format!("exited with {code}"),
+                        None => "was killed".to_owned(),
+                    }
+                };
+                failures.push(ValidationFailure {
+                    summary: format!("`{}` {why}", argv.join(" ")),
+                    detail: json!({
+                        "phase": phase,
+                        "argv": argv,
+                        "exit_code": outcome.exit_code,
+                        "timed_out": outcome.timed_out,
+                        "stdout_tail": tail(&outcome.stdout),
+                        "stderr_tail": tail(&outcome.stderr),
+                    }),
+                });
+                if phase == "setup" || outcome.cancelled {
+                    break;
+                }
+            }
+        }
+        let blobs = commands.iter().map(|(_, b)| *b).collect();
+        rec.stage(
+            kinds::VALIDATION,
+            json!({
+                "attempt": attempt,
+                "mode": mode_str(config.validation.mode),
+                "passed": failures.is_empty(),
+                "commands": commands.iter().map(|(c, _)| c).collect::<Vec<_>>(),
+            }),
+            blobs,
+        )
+        .await?;
+        Ok(failures)
+    }
+
+    async fn check(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        check: &str,
+        mode: Mode,
+        original: &Diff,
+    ) -> Result<CheckResult, EngineError> {
+        let path = ctx
+            .home
+            .join("worktrees")
+            .join(format!("{}-{check}", ctx.record.run_id));
+        let wt = ctx
+            .governed
+            .repo
+            .add_worktree(&path, &ctx.governed.base_commit)
+            .await?;
+        let outcome = async {
+            if check == "idempotency" {
+                wt.apply_patch(&original.patch).await?;
+            }
+            let (agent, _) = self.run_agent(ctx, rec, &wt.path, check, 1, None).await?;
+            if let Some(stop) = agent_stop(&agent, ctx.governed.config.agent.timeout) {
+                return Ok::<_, EngineError>(("fail", format!("the agent did not finish: {}", stop.reasons.join("; "))));
+            }
+            let again = wt.collect_diff().await?;
+            Ok(if again.digest == original.digest {
+                ("pass", match check {
+                    "idempotency" => "re-running the agent on its own result changed nothing".to_owned(),
+                    _ => format!("re-running the agent from the base produced the same diff {}", again.digest),
+                })
+            } else {
+                ("fail", match check {
+                    "idempotency" => format!("re-running the agent on its own result changed it again (diff {} instead of {})", again.digest, original.digest),
+                    _ => format!("re-running the agent from the base produced diff {} instead of {}", again.digest, original.digest),
+                })
+            })
+        }
+        .await;
+        ctx.governed.repo.remove_worktree(&wt).await?;
+        let (verdict, detail) = outcome?;
+        let result = CheckResult {
+            check: check.into(),
+            mode: mode_str(mode).into(),
+            outcome: verdict.into(),
+            detail,
+        };
+        rec.stage(kinds::CHECK, json!({"check": result}), vec![])
+            .await?;
+        ctx.record.checks.push(result.clone());
+        Ok(result)
+    }
+
+    async fn publish(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder<'_>,
+        wt: &Worktree,
+    ) -> Result<PathBuf, EngineError> {
+        let config = &ctx.governed.config;
+        let short = &ctx.record.run_id[..8];
+        let branch = format!(
+            "{}{}-{short}",
+            config.publish.branch_prefix, ctx.record.ticket.id
+        );
+        let requested_by = ctx
+            .record
+            .ticket
+            .requester
+            .clone()
+            .unwrap_or_else(|| ctx.record.initiator.clone());
+        let assisted = match &ctx.record.agent.model {
+            Some(model) => format!("{}:{model}", ctx.record.agent.kind),
+            None => ctx.record.agent.kind.clone(),
+        };
+        let title: String = ctx
+            .record
+            .ticket
+            .title
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(72)
+            .collect();
+        let message = format!(
+            "{title}\n\nGoverned change for ticket {} made by docket run {}.\n\nDocket-Run: {}\nDocket-Ticket: {}\nAssisted-by: {assisted}\nRequested-by: {requested_by}\n",
+            ctx.record.ticket.id, ctx.record.run_id, ctx.record.run_id, ctx.record.ticket.id
+        );
+        let commit = wt
+            .commit(
+                &message,
+                &config.publish.author_name,
+                &config.publish.author_email,
+            )
+            .await?;
+        wt.create_branch(&ctx.governed.repo, &branch, &commit)
+            .await?;
+        let mut pushed_to = None;
+        if let Some(remote) = &ctx.opts.push {
+            ctx.governed.repo.push(remote, &branch).await?;
+            pushed_to = Some(remote.clone());
+        }
+        ctx.record.outcome = RunOutcome {
+            status: RunStatus::Published,
+            reasons: vec![],
+        };
+        let mut preview = ctx.record.clone();
+        preview.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
+        let body = review::render(&preview, None);
+        let review_blob = rec.blob(body.as_bytes())?;
+        let output = RunOutput {
+            branch,
+            commit,
+            review_blob: review_blob.to_string(),
+            pushed_to,
+        };
+        rec.stage(
+            kinds::PUBLISHED,
+            json!({"output": output}),
+            vec![review_blob],
+        )
+        .await?;
+        ctx.record.output = Some(output);
+        Ok(self.ledger.blobs().path_of(&review_blob))
+    }
+
+    async fn finish(
+        &self,
+        mut ctx: RunCtx<'_>,
+        rec: Recorder<'_>,
+        review_path: Option<PathBuf>,
+        kept: Option<PathBuf>,
+    ) -> Result<RunReport, EngineError> {
+        ctx.record.finished_at = now();
+        ctx.record.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
+        let links = rec.stages.clone();
+        let payload =
+            serde_json::to_value(&ctx.record).map_err(|e| EngineError::Config(e.to_string()))?;
+        let appended = self
+            .ledger
+            .append(NewEntry::new(kinds::RECORD, payload).with_links(links))
+            .await?;
+        ctx.record.ledger.index = Some(appended.index);
+        let _ = std::fs::remove_dir_all(&ctx.run_dir);
+        Ok(RunReport {
+            record: ctx.record,
+            review_path,
+            kept_worktree: kept,
+        })
+    }
+}
+
+/// One failed validation command.
+struct ValidationFailure {
+    summary: String,
+    detail: Value,
+}
+
+fn cancelled() -> RunOutcome {
+    RunOutcome {
+        status: RunStatus::Cancelled,
+        reasons: vec!["cancelled by signal".into()],
+    }
+}
+
+/// The outcome that ends the run when the agent did not finish normally.
+fn agent_stop(outcome: &CommandOutcome, timeout: Duration) -> Option<RunOutcome> {
+    if outcome.cancelled {
+        return Some(cancelled());
+    }
+    if outcome.timed_out {
+        return Some(RunOutcome {
+            status: RunStatus::Failed,
+            reasons: vec![format!(
+                "agent timed out after {} s; its process group was killed",
+                timeout.as_secs()
+            )],
+        });
+    }
+    if !outcome.success() {
+        let why = match (outcome.exit_code, outcome.signal) {
+            (Some(code), _) => format!("agent exited with code {code}"),
+            (None, Some(sig)) => format!("agent was killed by signal {sig}"),
+            _ => "agent failed".into(),
+        };
+        return Some(RunOutcome {
+            status: RunStatus::Failed,
+            reasons: vec![why],
+        });
+    }
+    None
+}
