@@ -478,22 +478,32 @@ fn a_home_without_the_ledgers_key_is_refused() {
 }
 
 #[test]
-fn quickstart_walks_through_the_ledger() {
+fn quickstart_publishes_one_ticket_blocks_another_and_verifies() {
     let env = Env::sqlite();
     let dir = env.path("tour");
     let run = env.ok(&["quickstart", dir.to_str().unwrap()]);
     for expected in [
-        "appended entry 1",
-        "OK: entry 1 is included",
-        "shredded sha256:",
+        "eligible  NOTES-1",
+        "outcome    published",
+        "Docket-Run: ",
+        "Docket-Ticket: NOTES-1",
+        "Requested-by: alice@example.com",
+        "rule       forbidden-paths  fail .github/workflows/ci.yml",
+        "outcome    blocked",
+        "check      idempotency (required): pass",
+        "check      reproducibility (required): pass",
         "OK: every entry, tree node and checkpoint verifies",
-        "1 referenced, 0 intact, 1 shredded",
+        "OK: entry 1 is included",
     ] {
         assert!(
             run.stdout.contains(expected),
             "quickstart lacks `{expected}`:\n{run}"
         );
     }
+    // The published branch exists in the demo repository; the blocked one does not.
+    let branches = git(&dir.join("repo"), &["branch", "--list", "docket/*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+    assert!(branches.contains("docket/NOTES-1-"), "{branches}");
     let again = env.run(&["quickstart", dir.to_str().unwrap()]);
     assert_eq!(
         again.code, 2,
