@@ -21,6 +21,16 @@ pub enum BenchCommand {
     /// Durable appends per second (many tasks, and one process per append), verify
     /// time and proof latency. Uses a fresh temporary DOCKET_HOME.
     Ledger(LedgerBenchArgs),
+    /// `docket run` around a trivial agent with no validation, against the raw git
+    /// work a run must do (worktree add, commit, worktree remove), in the same process.
+    Run(RunBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunBenchArgs {
+    /// Runs of each kind (the first of each is a warm-up and is not counted).
+    #[arg(long, default_value_t = 30)]
+    runs: u32,
 }
 
 #[derive(Debug, Args)]
@@ -62,7 +72,10 @@ struct Figures {
 }
 
 pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
-    let BenchCommand::Ledger(args) = cmd;
+    let args = match cmd {
+        BenchCommand::Ledger(args) => args,
+        BenchCommand::Run(args) => return bench_run(&args, out).await,
+    };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {
         Some(url) => Some(ScratchDb::create(url).await?),
@@ -316,4 +329,109 @@ impl ScratchDb {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Serialize)]
+struct RunFigures {
+    runs: u32,
+    docket_median_ms: f64,
+    raw_git_median_ms: f64,
+    ratio: f64,
+}
+
+fn git_ok(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("git {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+fn median_ms(mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    samples.get(samples.len() / 2).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+}
+
+async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
+    let scratch = tempfile::Builder::new().prefix("docket-bench-run-").tempdir()?;
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir_all(repo.join(".docket/tickets"))?;
+    git_ok(&repo, &["init", "-q", "-b", "main"])?;
+    std::fs::write(repo.join("README.md"), "bench\n")?;
+    std::fs::write(
+        repo.join("docket.toml"),
+        "[repository]\nalias = \"bench\"\n[intake]\nlabel = \"\"\nready_states = []\nrequire_routing = false\n[agent]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo change > bench.txt\"]\n",
+    )?;
+    std::fs::write(repo.join(".docket/tickets/BENCH-1.md"), "# Benchmark ticket\n")?;
+    git_ok(&repo, &["add", "-A"])?;
+    git_ok(&repo, &["commit", "-q", "-m", "bench"])?;
+
+    let home = scratch.path().join("home");
+    let ledger = Arc::new(Ledger::open(&LedgerConfig::sqlite_in(&home)).await?);
+    let engine = docket_engine::run::Engine {
+        ledger: ledger.clone(),
+        home: home.clone(),
+    };
+    out.note(format!("timing {} governed runs and {} raw git sequences", args.runs, args.runs));
+    let mut docket_samples = Vec::new();
+    let mut raw_samples = Vec::new();
+    for i in 0..=args.runs {
+        let (_tx, cancel) = docket_engine::process::cancel_channel();
+        let options = docket_engine::run::RunOptions {
+            repo: repo.clone(),
+            ticket: "BENCH-1".into(),
+            initiator: Some("bench@example.com".into()),
+            keep_worktree: false,
+            push: None,
+        };
+        let start = Instant::now();
+        let report = engine.run(options, cancel).await?;
+        let elapsed = start.elapsed();
+        if report.record.outcome.status != docket_engine::record::RunStatus::Published {
+            bail!("benchmark run did not publish: {:?}", report.record.outcome.reasons);
+        }
+
+        // The raw git work of one run: detached worktree, the change, commit, branch, removal.
+        let wt = scratch.path().join(format!("raw-{i}"));
+        let wt_arg = wt.display().to_string();
+        let start = Instant::now();
+        git_ok(&repo, &["worktree", "add", "-q", "--detach", &wt_arg, "main"])?;
+        std::fs::write(wt.join("bench.txt"), "change\n")?;
+        git_ok(&wt, &["add", "-A"])?;
+        git_ok(&wt, &["commit", "-q", "-m", "raw"])?;
+        git_ok(&wt, &["branch", &format!("raw-{i}")])?;
+        git_ok(&repo, &["worktree", "remove", "--force", &wt_arg])?;
+        let raw = start.elapsed();
+        if i > 0 {
+            docket_samples.push(elapsed);
+            raw_samples.push(raw);
+        }
+    }
+    drop(engine);
+    close(ledger).await;
+    let (d, r) = (median_ms(docket_samples), median_ms(raw_samples));
+    let figures = RunFigures {
+        runs: args.runs,
+        docket_median_ms: d,
+        raw_git_median_ms: r,
+        ratio: d / r,
+    };
+    if out.json() {
+        out.json_value(&figures)?;
+    } else {
+        out.line(format!("docket run (trivial agent, no validation)  median {d:.1} ms"));
+        out.line(format!("raw git (worktree add, commit, branch, remove) median {r:.1} ms"));
+        out.line(format!("ratio                                       {:.2}x", d / r));
+    }
+    Ok(Outcome::Success)
 }

@@ -262,24 +262,19 @@ impl Repo {
     /// The bytes of `path` in `commit`'s tree, or `None` when the tree has no such
     /// file. Reads committed content, never the working tree.
     pub async fn show_file(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
-        let spec = format!("{commit}:{path}");
-        let exists = GitCall::new(&self.root)
-            .args(["cat-file", "-e"])
-            .arg(&spec)
-            .output()
-            .await?;
-        if exists.code != Some(0) {
-            return Ok(None);
-        }
         let call = GitCall::new(&self.root)
             .args(["cat-file", "blob"])
-            .arg(&spec);
+            .arg(format!("{commit}:{path}"));
         let args = call.display_args();
         let output = call.output().await?;
-        match output.code {
-            Some(0) => Ok(Some(output.stdout)),
-            _ => Err(output.into_error(args, &self.root)),
+        if output.code == Some(0) {
+            return Ok(Some(output.stdout));
         }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("does not exist") || stderr.contains("exists on disk, but not in") {
+            return Ok(None);
+        }
+        Err(output.into_error(args, &self.root))
     }
 
     /// `user.email` as configured for this repository (local, global or included), if any.
@@ -303,7 +298,12 @@ impl Repo {
     /// `path` must lie outside the repository (docket keeps worktrees under DOCKET_HOME),
     /// so the user's `git status` never sees it.
     pub async fn add_worktree(&self, path: &Path, commit: &str) -> Result<Worktree, GitError> {
-        let base = self.resolve(commit).await?;
+        // A full object id was resolved by the caller; `worktree add` fails on an unknown one.
+        let base = if commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+            commit.to_ascii_lowercase()
+        } else {
+            self.resolve(commit).await?
+        };
         let destination = canonical_destination(path)?;
         if destination.starts_with(&self.root) {
             return Err(GitError::WorktreeInsideRepository {
@@ -453,27 +453,24 @@ impl Worktree {
     pub async fn collect_diff(&self) -> Result<Diff, GitError> {
         let tree = self.stage_tree().await?;
 
-        let raw = self.diff_call(&tree).args(["--raw", "-z"]).run().await?;
-        let numstat = self
-            .diff_call(&tree)
-            .args(["--numstat", "-z"])
-            .run()
-            .await?;
-        let patch = self
-            .diff_call(&tree)
-            .args([
-                "-p",
-                "--binary",
-                "--full-index",
-                "--src-prefix=a/",
-                "--dst-prefix=b/",
-                "--unified=3",
-                "--inter-hunk-context=0",
-                "--diff-algorithm=myers",
-                "--indent-heuristic",
-            ])
-            .run()
-            .await?;
+        // Three independent reads of the same two trees: run them at once.
+        let (raw, numstat, patch) = tokio::try_join!(
+            self.diff_call(&tree).args(["--raw", "-z"]).run(),
+            self.diff_call(&tree).args(["--numstat", "-z"]).run(),
+            self.diff_call(&tree)
+                .args([
+                    "-p",
+                    "--binary",
+                    "--full-index",
+                    "--src-prefix=a/",
+                    "--dst-prefix=b/",
+                    "--unified=3",
+                    "--inter-hunk-context=0",
+                    "--diff-algorithm=myers",
+                    "--indent-heuristic",
+                ])
+                .run(),
+        )?;
 
         let parse_error = |what: &str, detail: String| GitError::UnexpectedOutput {
             args: vec!["diff-tree".to_owned(), what.to_owned()],
@@ -552,6 +549,38 @@ impl Worktree {
                 base: self.base.clone(),
             });
         }
+        self.commit_tree(&tree, message, author_name, author_email)
+            .await
+    }
+
+    /// Commits exactly the tree of `diff` — the tree the repository rules, validation
+    /// and checks judged — even if files changed in the worktree since.
+    pub async fn commit_diff(
+        &self,
+        diff: &Diff,
+        message: &str,
+        author_name: &str,
+        author_email: &str,
+    ) -> Result<String, GitError> {
+        validate_identity(author_name, author_email)?;
+        if diff.files.is_empty() {
+            return Err(GitError::NothingToCommit {
+                worktree: self.path.clone(),
+                base: self.base.clone(),
+            });
+        }
+        self.commit_tree(&diff.tree, message, author_name, author_email)
+            .await
+    }
+
+    async fn commit_tree(
+        &self,
+        tree: &str,
+        message: &str,
+        author_name: &str,
+        author_email: &str,
+    ) -> Result<String, GitError> {
+        let tree = tree.to_owned();
         // `commit-tree` takes the message from stdin byte for byte: no cleanup, no
         // comment stripping, so trailers arrive exactly as written.
         let call = GitCall::new(&self.path)
@@ -587,14 +616,8 @@ impl Worktree {
         validate_branch_name(&repo.root, branch).await?;
         let commit = resolve_commit(&repo.root, commit).await?;
         let reference = format!("refs/heads/{branch}");
-        if ref_exists(&repo.root, &reference).await? {
-            return Err(GitError::BranchExists {
-                branch: branch.to_owned(),
-                repo: repo.root.clone(),
-            });
-        }
-        // The empty old value makes the update atomic "create only": if another process
-        // created the branch since the check above, git refuses instead of overwriting.
+        // The empty old value makes the update atomic "create only": git refuses to
+        // overwrite an existing branch; only then do we look at why it refused.
         let result = GitCall::new(&repo.root)
             .args(["update-ref", "-m"])
             .arg(format!("docket: create branch {branch}"))

@@ -130,10 +130,7 @@ async fn load_config(repo: &Repo) -> Result<(Config, String), EngineError> {
 pub type ListedTicket = (PathBuf, Result<Ticket, String>);
 
 /// A ticket that cannot be read or parsed is listed with the reason, not dropped.
-pub fn list_tickets(
-    repo_root: &Path,
-    config: &Config,
-) -> Result<Vec<ListedTicket>, EngineError> {
+pub fn list_tickets(repo_root: &Path, config: &Config) -> Result<Vec<ListedTicket>, EngineError> {
     let dir = repo_root.join(&config.intake.tickets);
     let mut files = Vec::new();
     collect_markdown(&dir, &mut files)?;
@@ -232,28 +229,42 @@ fn mode_str(mode: Mode) -> &'static str {
 }
 
 /// Appends a run's stage entries and remembers them for the final record.
-struct Recorder<'a> {
-    ledger: &'a Ledger,
+///
+/// Each stage is appended as soon as it ends; the append's commit (an fsync) overlaps
+/// the next stage's work, and the next append waits for it, so entries stay in stage
+/// order and the final record is written only after every stage entry is durable.
+struct Recorder {
+    ledger: Arc<Ledger>,
     run_id: String,
     stages: Vec<(u64, Hash)>,
+    pending: Option<tokio::task::JoinHandle<Result<docket_ledger::Appended, LedgerError>>>,
 }
 
-impl Recorder<'_> {
+impl Recorder {
+    async fn settle(&mut self) -> Result<(), EngineError> {
+        if let Some(pending) = self.pending.take() {
+            let appended = pending
+                .await
+                .map_err(|e| EngineError::Config(format!("ledger append task failed: {e}")))??;
+            self.stages.push((appended.index, appended.leaf_hash));
+        }
+        Ok(())
+    }
+
     async fn stage(
         &mut self,
         kind: &str,
         mut payload: Value,
         blobs: Vec<Digest256>,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<(), EngineError> {
+        self.settle().await?;
         if let Value::Object(map) = &mut payload {
             map.insert("run_id".into(), Value::String(self.run_id.clone()));
         }
-        let appended = self
-            .ledger
-            .append(NewEntry::new(kind, payload).with_blobs(blobs))
-            .await?;
-        self.stages.push((appended.index, appended.leaf_hash));
-        Ok(appended.index)
+        let entry = NewEntry::new(kind, payload).with_blobs(blobs);
+        let ledger = self.ledger.clone();
+        self.pending = Some(tokio::spawn(async move { ledger.append(entry).await }));
+        Ok(())
     }
 
     /// Stores bytes in the blob store with secrets redacted.
@@ -323,9 +334,10 @@ impl Engine {
         std::fs::write(&ticket_file, &ticket.text).map_err(io_err(&ticket_file))?;
 
         let mut rec = Recorder {
-            ledger: &self.ledger,
+            ledger: self.ledger.clone(),
             run_id: run_id.clone(),
             stages: Vec::new(),
+            pending: None,
         };
         let ticket_blob = rec.blob(ticket.text.as_bytes())?;
         let key = self.ledger.signing_key().await?.to_string();
@@ -440,7 +452,7 @@ impl Engine {
     async fn govern(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         wt: &Worktree,
     ) -> Result<Option<PathBuf>, EngineError> {
         let config = &ctx.governed.config;
@@ -551,13 +563,13 @@ impl Engine {
             };
             return Ok(None);
         }
-        self.publish(ctx, rec, wt).await.map(Some)
+        self.publish(ctx, rec, wt, &diff).await.map(Some)
     }
 
     async fn run_agent(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         dir: &Path,
         purpose: &str,
         attempt: u32,
@@ -613,7 +625,7 @@ impl Engine {
     async fn collect_diff(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         wt: &Worktree,
     ) -> Result<Diff, EngineError> {
         let diff = wt.collect_diff().await?;
@@ -649,7 +661,7 @@ impl Engine {
     async fn apply_rules(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         diff: &Diff,
     ) -> Result<bool, EngineError> {
         let results = rules::evaluate(diff, &ctx.governed.config.rules)?;
@@ -676,7 +688,7 @@ impl Engine {
     async fn validate(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         dir: &Path,
         attempt: u32,
     ) -> Result<Vec<ValidationFailure>, EngineError> {
@@ -771,7 +783,7 @@ impl Engine {
     async fn check(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         check: &str,
         mode: Mode,
         original: &Diff,
@@ -824,8 +836,9 @@ impl Engine {
     async fn publish(
         &self,
         ctx: &mut RunCtx<'_>,
-        rec: &mut Recorder<'_>,
+        rec: &mut Recorder,
         wt: &Worktree,
+        diff: &Diff,
     ) -> Result<PathBuf, EngineError> {
         let config = &ctx.governed.config;
         let short = &ctx.record.run_id[..8];
@@ -856,7 +869,8 @@ impl Engine {
             ctx.record.ticket.id, ctx.record.run_id, ctx.record.run_id, ctx.record.ticket.id
         );
         let commit = wt
-            .commit(
+            .commit_diff(
+                diff,
                 &message,
                 &config.publish.author_name,
                 &config.publish.author_email,
@@ -873,6 +887,7 @@ impl Engine {
             status: RunStatus::Published,
             reasons: vec![],
         };
+        rec.settle().await?;
         let mut preview = ctx.record.clone();
         preview.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
         let body = review::render(&preview, None);
@@ -896,10 +911,11 @@ impl Engine {
     async fn finish(
         &self,
         mut ctx: RunCtx<'_>,
-        rec: Recorder<'_>,
+        mut rec: Recorder,
         review_path: Option<PathBuf>,
         kept: Option<PathBuf>,
     ) -> Result<RunReport, EngineError> {
+        rec.settle().await?;
         ctx.record.finished_at = now();
         ctx.record.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
         let links = rec.stages.clone();
