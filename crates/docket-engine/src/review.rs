@@ -9,7 +9,7 @@ fn cell(text: &str) -> String {
 
 /// Renders the body. Ticket text is not included (it is untrusted); only its id,
 /// title and digest are, with the title escaped for a table cell.
-pub fn render(record: &RunRecord, checkpoint_size: Option<u64>) -> String {
+pub fn render(record: &RunRecord, checkpoint: Option<&docket_ledger::Checkpoint>) -> String {
     let mut md = String::new();
     md.push_str(&format!("## docket run `{}`\n\n", record.run_id));
     md.push_str("| | |\n|---|---|\n");
@@ -112,13 +112,15 @@ pub fn render(record: &RunRecord, checkpoint_size: Option<u64>) -> String {
         }
     }
     md.push_str("\n### Evidence\n\n");
+    let stages: Vec<String> = record.ledger.stages.iter().map(u64::to_string).collect();
     md.push_str(&format!(
-        "Every stage above is an entry in the docket ledger ({} stage entries). ",
-        record.ledger.stages.len()
+        "Every stage above is an entry in the docket ledger (entries {}). ",
+        stages.join(", ")
     ));
-    if let Some(size) = checkpoint_size {
+    if let Some(cp) = checkpoint {
         md.push_str(&format!(
-            "The ledger's signed checkpoint covers {size} entries. "
+            "They are covered by the signed checkpoint of `{}` at tree size {} (root `{}`); `docket log prove INDEX --size {}` proves any of them against it. ",
+            cp.origin, cp.size, cp.root, cp.size
         ));
     }
     md.push_str(&format!(

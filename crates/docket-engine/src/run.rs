@@ -890,7 +890,10 @@ impl Engine {
         rec.settle().await?;
         let mut preview = ctx.record.clone();
         preview.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
-        let body = review::render(&preview, None);
+        // The checkpoint signed with the last stage entry: the reviewer can ask for
+        // an inclusion proof of any stage against it.
+        let checkpoint = self.ledger.latest_checkpoint().await?.map(|c| c.checkpoint);
+        let body = review::render(&preview, checkpoint.as_ref());
         let review_blob = rec.blob(body.as_bytes())?;
         let output = RunOutput {
             branch,
