@@ -359,11 +359,16 @@ fn git_ok(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
 
 fn median_ms(mut samples: Vec<Duration>) -> f64 {
     samples.sort();
-    samples.get(samples.len() / 2).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+    samples
+        .get(samples.len() / 2)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0)
 }
 
 async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
-    let scratch = tempfile::Builder::new().prefix("docket-bench-run-").tempdir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("docket-bench-run-")
+        .tempdir()?;
     let repo = scratch.path().join("repo");
     std::fs::create_dir_all(repo.join(".docket/tickets"))?;
     git_ok(&repo, &["init", "-q", "-b", "main"])?;
@@ -372,7 +377,10 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
         repo.join("docket.toml"),
         "[repository]\nalias = \"bench\"\n[intake]\nlabel = \"\"\nready_states = []\nrequire_routing = false\n[agent]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo change > bench.txt\"]\n",
     )?;
-    std::fs::write(repo.join(".docket/tickets/BENCH-1.md"), "# Benchmark ticket\n")?;
+    std::fs::write(
+        repo.join(".docket/tickets/BENCH-1.md"),
+        "# Benchmark ticket\n",
+    )?;
     git_ok(&repo, &["add", "-A"])?;
     git_ok(&repo, &["commit", "-q", "-m", "bench"])?;
 
@@ -382,7 +390,10 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
         ledger: ledger.clone(),
         home: home.clone(),
     };
-    out.note(format!("timing {} governed runs and {} raw git sequences", args.runs, args.runs));
+    out.note(format!(
+        "timing {} governed runs and {} raw git sequences",
+        args.runs, args.runs
+    ));
     let mut docket_samples = Vec::new();
     let mut raw_samples = Vec::new();
     for i in 0..=args.runs {
@@ -393,19 +404,26 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
             initiator: Some("bench@example.com".into()),
             keep_worktree: false,
             push: None,
+            base: None,
         };
         let start = Instant::now();
         let report = engine.run(options, cancel).await?;
         let elapsed = start.elapsed();
         if report.record.outcome.status != docket_engine::record::RunStatus::Published {
-            bail!("benchmark run did not publish: {:?}", report.record.outcome.reasons);
+            bail!(
+                "benchmark run did not publish: {:?}",
+                report.record.outcome.reasons
+            );
         }
 
         // The raw git work of one run: detached worktree, the change, commit, branch, removal.
         let wt = scratch.path().join(format!("raw-{i}"));
         let wt_arg = wt.display().to_string();
         let start = Instant::now();
-        git_ok(&repo, &["worktree", "add", "-q", "--detach", &wt_arg, "main"])?;
+        git_ok(
+            &repo,
+            &["worktree", "add", "-q", "--detach", &wt_arg, "main"],
+        )?;
         std::fs::write(wt.join("bench.txt"), "change\n")?;
         git_ok(&wt, &["add", "-A"])?;
         git_ok(&wt, &["commit", "-q", "-m", "raw"])?;
@@ -429,9 +447,16 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
     if out.json() {
         out.json_value(&figures)?;
     } else {
-        out.line(format!("docket run (trivial agent, no validation)  median {d:.1} ms"));
-        out.line(format!("raw git (worktree add, commit, branch, remove) median {r:.1} ms"));
-        out.line(format!("ratio                                       {:.2}x", d / r));
+        out.line(format!(
+            "docket run (trivial agent, no validation)  median {d:.1} ms"
+        ));
+        out.line(format!(
+            "raw git (worktree add, commit, branch, remove) median {r:.1} ms"
+        ));
+        out.line(format!(
+            "ratio                                       {:.2}x",
+            d / r
+        ));
     }
     Ok(Outcome::Success)
 }

@@ -34,6 +34,10 @@ pub struct IntakeArgs {
     /// The governed repository (default: the current directory).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
+    /// The base ref whose committed docket.toml governs (default: the one named by
+    /// the docket.toml committed at HEAD).
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +57,10 @@ pub struct RunArgs {
     /// The governed repository (default: the current directory).
     #[arg(long, default_value = ".")]
     repo: PathBuf,
+    /// The base ref to start from; its committed docket.toml governs the run (default:
+    /// the one named by the docket.toml committed at HEAD).
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,7 +177,7 @@ pub async fn intake(
     global: &GlobalArgs,
     out: &Output,
 ) -> anyhow::Result<Outcome> {
-    let governed = load_governed(&args.repo).await?;
+    let governed = load_governed(&args.repo, args.base.as_deref()).await?;
     let ledger = global.open_ledger().await?;
     let mut rows = Vec::new();
     for (path, parsed) in list_tickets(governed.repo.root(), &governed.config)? {
@@ -271,6 +279,7 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, out: &Output) -> anyhow::Re
         initiator: args.initiator,
         keep_worktree: args.keep_worktree,
         push: args.push,
+        base: args.base,
     };
     let report = engine.run(options, cancel_on_signals()).await;
     drop(engine);

@@ -311,21 +311,41 @@ impl Repo {
                 repo: self.root.clone(),
             });
         }
+        // Not a linked worktree: those share refs and config with the user's
+        // repository, so an agent's `git branch` or `git config` would land there.
+        // An isolated repository that borrows the user's objects read-only (through
+        // `objects/info/alternates`) keeps every ref, config and new object apart.
+        let objects = self.objects_dir().await?;
         GitCall::new(&self.root)
-            .args(["worktree", "add", "--detach", "--quiet", "--"])
+            .args(["init", "--quiet", "--template="])
             .arg(&destination)
+            .run()
+            .await?;
+        let alternates = destination.join(".git/objects/info/alternates");
+        let io_error = |source| GitError::Io {
+            path: alternates.clone(),
+            source,
+        };
+        if let Some(dir) = alternates.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+        }
+        let mut line = objects.into_os_string().into_encoded_bytes();
+        line.push(b'\n');
+        tokio::fs::write(&alternates, line)
+            .await
+            .map_err(io_error)?;
+        GitCall::new(&destination)
+            .args(["checkout", "--quiet", "--detach"])
             .arg(&base)
             .run()
             .await?;
-        // Git records the worktree by its real path; keep the same spelling so that
-        // `remove_worktree` can find its administrative entry even after deletion.
         let path = tokio::fs::canonicalize(&destination)
             .await
             .map_err(|source| GitError::Io {
                 path: destination.clone(),
                 source,
             })?;
-        tracing::info!(worktree = %path.display(), %base, "created detached worktree");
+        tracing::info!(worktree = %path.display(), %base, "created isolated checkout");
         Ok(Worktree { path, base })
     }
 
@@ -336,73 +356,41 @@ impl Repo {
     /// `git worktree prune`, which would also drop the entries of the user's own
     /// worktrees that are merely unreachable right now (e.g. on an unmounted disk).
     pub async fn remove_worktree(&self, wt: &Worktree) -> Result<(), GitError> {
-        if path_exists(&wt.path).await? {
-            // Twice `--force` so that a locked worktree is removed too: it is docket's own.
-            let result = GitCall::new(&self.root)
-                .args(["worktree", "remove", "--force", "--force", "--"])
-                .arg(&wt.path)
-                .run()
-                .await;
-            match result {
-                Ok(_) => {
-                    tracing::info!(worktree = %wt.path.display(), "removed worktree");
-                    return Ok(());
-                }
-                // The directory vanished between the check and the removal.
-                Err(_) if !path_exists(&wt.path).await? => {}
-                Err(error) => return Err(error),
-            }
+        let io_error = |source| GitError::Io {
+            path: wt.path.clone(),
+            source,
+        };
+        if !path_exists(&wt.path).await? {
+            return Ok(());
         }
-        self.forget_missing_worktree(&wt.path).await
+        // Only ever delete what `add_worktree` made: a checkout with its own `.git`
+        // directory, outside the user's repository.
+        let own_git = tokio::fs::symlink_metadata(wt.path.join(".git"))
+            .await
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if !own_git || wt.path.starts_with(&self.root) {
+            return Err(GitError::UnexpectedOutput {
+                args: vec!["remove".into()],
+                dir: wt.path.clone(),
+                detail: "not a docket checkout; refusing to delete it".into(),
+            });
+        }
+        tokio::fs::remove_dir_all(&wt.path)
+            .await
+            .map_err(io_error)?;
+        tracing::info!(worktree = %wt.path.display(), "removed isolated checkout");
+        Ok(())
     }
 
-    /// Deletes the administrative entry (`<common dir>/worktrees/<id>`) of the worktree
-    /// whose directory was `path`, exactly as `git worktree prune` would for that one entry.
-    async fn forget_missing_worktree(&self, path: &Path) -> Result<(), GitError> {
-        let common = GitCall::new(&self.root)
-            .args(["rev-parse", "--git-common-dir"])
+    /// The user's object directory (shared by all its worktrees), absolute.
+    async fn objects_dir(&self) -> Result<PathBuf, GitError> {
+        let out = GitCall::new(&self.root)
+            .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
             .run()
             .await?;
-        let common = self.root.join(path_from_output(&common));
-        let admin_root = common.join("worktrees");
-        let mut entries = match tokio::fs::read_dir(&admin_root).await {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(GitError::Io {
-                    path: admin_root,
-                    source,
-                });
-            }
-        };
-        let expected = path.join(".git");
-        loop {
-            let entry = match entries.next_entry().await {
-                Ok(Some(entry)) => entry,
-                Ok(None) => break,
-                Err(source) => {
-                    return Err(GitError::Io {
-                        path: admin_root,
-                        source,
-                    });
-                }
-            };
-            let gitdir_file = entry.path().join("gitdir");
-            let Ok(recorded) = tokio::fs::read(&gitdir_file).await else {
-                continue;
-            };
-            if path_from_output(&recorded) == expected {
-                let admin = entry.path();
-                tokio::fs::remove_dir_all(&admin)
-                    .await
-                    .map_err(|source| GitError::Io {
-                        path: admin.clone(),
-                        source,
-                    })?;
-                tracing::info!(worktree = %path.display(), admin = %admin.display(), "forgot deleted worktree");
-            }
-        }
-        Ok(())
+        let common = String::from_utf8_lossy(&out).trim().to_owned();
+        Ok(PathBuf::from(common).join("objects"))
     }
 
     /// Pushes `refs/heads/<branch>` to the same name on `remote`.
@@ -614,7 +602,27 @@ impl Worktree {
         commit: &str,
     ) -> Result<(), GitError> {
         validate_branch_name(&repo.root, branch).await?;
-        let commit = resolve_commit(&repo.root, commit).await?;
+        // The commit's new objects live in the isolated checkout; bring them into the
+        // user's repository (objects only: no ref, no FETCH_HEAD is written there).
+        let commit = resolve_commit(&self.path, commit).await?;
+        let publish_ref = "refs/docket/publish";
+        GitCall::new(&self.path)
+            .args(["update-ref", publish_ref, &commit])
+            .run()
+            .await?;
+        GitCall::new(&repo.root)
+            .args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+            ])
+            .arg(&self.path)
+            .arg(publish_ref)
+            .run()
+            .await?;
+        let commit = resolve_commit(&repo.root, &commit).await?;
         let reference = format!("refs/heads/{branch}");
         // The empty old value makes the update atomic "create only": git refuses to
         // overwrite an existing branch; only then do we look at why it refused.
@@ -1517,9 +1525,10 @@ mod tests {
         std::fs::remove_dir_all(&wt.path).unwrap();
 
         repo.remove_worktree(&wt).await.unwrap();
+        // Checkouts are separate repositories: the user's has no worktree entries.
         let listed = git(&fixture.repo_path(), &["worktree", "list", "--porcelain"]);
-        assert!(!listed.contains("gone"), "{listed}");
-        assert!(listed.contains("keep"), "{listed}");
+        assert_eq!(listed.matches("worktree ").count(), 1, "{listed}");
+        assert!(keep.path.join(".git").is_dir());
         // Removing it again is still fine.
         repo.remove_worktree(&wt).await.unwrap();
         repo.remove_worktree(&keep).await.unwrap();
@@ -1769,7 +1778,7 @@ mod tests {
             .commit("m", "Other Bot", "other@docket.example")
             .await
             .unwrap();
-        let (headers, message) = commit_object(&fixture.repo_path(), &commit);
+        let (headers, message) = commit_object(&wt.path, &commit);
         assert_eq!(message, "m");
         assert!(
             headers.contains("\nauthor Other Bot <other@docket.example> "),

@@ -72,6 +72,8 @@ pub struct RunOptions {
     pub initiator: Option<String>,
     pub keep_worktree: bool,
     pub push: Option<String>,
+    /// The base ref to govern from; default: the one the committed configuration names.
+    pub base: Option<String>,
 }
 
 #[derive(Debug)]
@@ -89,11 +91,13 @@ pub struct Governed {
     pub base_commit: String,
 }
 
-/// Reads `docket.toml` from the base ref, not the working tree: only reviewed,
-/// committed configuration governs runs.
-pub async fn load_governed(path: &Path) -> Result<Governed, EngineError> {
+/// Reads `docket.toml` from the base ref, never from the working tree: only
+/// committed configuration governs runs. The base ref is `base` when given, else the
+/// one named by the `docket.toml` committed at HEAD; the configuration on the base ref
+/// must name that same ref.
+pub async fn load_governed(path: &Path, base: Option<&str>) -> Result<Governed, EngineError> {
     let repo = Repo::open(path).await?;
-    let (config, base_commit) = load_config(&repo).await?;
+    let (config, base_commit) = load_config(&repo, base).await?;
     Ok(Governed {
         repo,
         config,
@@ -101,31 +105,55 @@ pub async fn load_governed(path: &Path) -> Result<Governed, EngineError> {
     })
 }
 
-async fn load_config(repo: &Repo) -> Result<(Config, String), EngineError> {
-    let working = repo.root().join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&working).map_err(|_| {
-        EngineError::Config(format!(
-            "no {CONFIG_FILE} in {}; run `docket init` there first",
-            repo.root().display()
-        ))
-    })?;
-    // The working copy tells us the base ref; the committed copy on that ref rules.
-    let draft = parse_config(&working.display().to_string(), &text)
-        .map_err(|e| EngineError::Config(e.to_string()))?;
-    let base_ref = draft.repository.base_ref.clone();
+fn parse_committed(label: &str, bytes: &[u8]) -> Result<Config, EngineError> {
+    let text = String::from_utf8_lossy(bytes);
+    parse_config(label, &text).map_err(|e| EngineError::Config(e.to_string()))
+}
+
+async fn load_config(repo: &Repo, base: Option<&str>) -> Result<(Config, String), EngineError> {
+    let not_committed = || {
+        let hint = if repo.root().join(CONFIG_FILE).exists() {
+            format!(
+                "{CONFIG_FILE} in {} is not committed; commit it first (runs are governed only by committed, reviewed configuration)",
+                repo.root().display()
+            )
+        } else {
+            format!(
+                "no {CONFIG_FILE} in {}; run `docket init` there and commit it",
+                repo.root().display()
+            )
+        };
+        EngineError::Config(hint)
+    };
+    let base_ref = match base {
+        Some(base) => base.to_owned(),
+        None => {
+            let head = repo.resolve("HEAD").await.map_err(|_| not_committed())?;
+            let bytes = repo
+                .show_file(&head, CONFIG_FILE)
+                .await?
+                .ok_or_else(not_committed)?;
+            parse_committed(&format!("{CONFIG_FILE}@HEAD"), &bytes)?
+                .repository
+                .base_ref
+        }
+    };
     let base_commit = repo.resolve(&base_ref).await?;
-    let committed = repo.show_file(&base_commit, CONFIG_FILE).await?.ok_or_else(|| {
+    let bytes = repo.show_file(&base_commit, CONFIG_FILE).await?.ok_or_else(|| {
         EngineError::Config(format!(
-            "{CONFIG_FILE} is not committed on `{base_ref}`; commit it first (runs are governed only by reviewed, committed configuration)"
+            "{CONFIG_FILE} is not committed on `{base_ref}`; commit it there first (runs are governed only by committed, reviewed configuration)"
         ))
     })?;
-    let committed = String::from_utf8_lossy(&committed).into_owned();
-    let config = parse_config(&format!("{CONFIG_FILE}@{base_ref}"), &committed)
-        .map_err(|e| EngineError::Config(e.to_string()))?;
+    let config = parse_committed(&format!("{CONFIG_FILE}@{base_ref}"), &bytes)?;
+    if config.repository.base_ref != base_ref {
+        return Err(EngineError::Config(format!(
+            "{CONFIG_FILE} on `{base_ref}` names base ref `{}`; run from a checkout whose committed configuration names `{base_ref}`, or pass --base {}",
+            config.repository.base_ref, config.repository.base_ref
+        )));
+    }
     Ok((config, base_commit))
 }
 
-/// Every markdown ticket under the configured tickets folder, parsed.
 /// A ticket file and what parsing it gave: the ticket, or why it is unusable.
 pub type ListedTicket = (PathBuf, Result<Ticket, String>);
 
@@ -310,7 +338,7 @@ impl Engine {
         opts: RunOptions,
         cancel: watch::Receiver<bool>,
     ) -> Result<RunReport, EngineError> {
-        let governed = load_governed(&opts.repo).await?;
+        let governed = load_governed(&opts.repo, opts.base.as_deref()).await?;
         let config = &governed.config;
         let Some(agent_kind) = config.agent.kind else {
             return Err(EngineError::Config(format!(
@@ -441,11 +469,25 @@ impl Engine {
         let kept = if opts.keep_worktree {
             Some(worktree.path.clone())
         } else {
-            governed.repo.remove_worktree(&worktree).await?;
+            if let Err(e) = governed.repo.remove_worktree(&worktree).await {
+                tracing::warn!(error = %e, "could not remove the run's checkout");
+            }
             None
         };
-        let review = result?;
-        self.finish(ctx, rec, review, kept).await
+        match result {
+            Ok(review) => self.finish(ctx, rec, review, kept).await,
+            Err(error) => {
+                // docket's own failure: still close the run's evidence, then report it.
+                ctx.record.outcome = RunOutcome {
+                    status: RunStatus::Failed,
+                    reasons: vec![format!("docket error: {error}")],
+                };
+                if let Err(e) = self.finish(ctx, rec, None, kept).await {
+                    tracing::warn!(error = %e, "could not record the failed run");
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Stages 3–8 inside the worktree. Returns the review file when published.
@@ -846,16 +888,19 @@ impl Engine {
             "{}{}-{short}",
             config.publish.branch_prefix, ctx.record.ticket.id
         );
-        let requested_by = ctx
-            .record
-            .ticket
-            .requester
-            .clone()
-            .unwrap_or_else(|| ctx.record.initiator.clone());
-        let assisted = match &ctx.record.agent.model {
+        // Trailer values come from the ticket and the command line: one line each, so
+        // that no value can add a trailer of its own (a forged `Docket-Run`).
+        let requested_by = trailer_value(
+            ctx.record
+                .ticket
+                .requester
+                .as_deref()
+                .unwrap_or(&ctx.record.initiator),
+        );
+        let assisted = trailer_value(&match &ctx.record.agent.model {
             Some(model) => format!("{}:{model}", ctx.record.agent.kind),
             None => ctx.record.agent.kind.clone(),
-        };
+        });
         let title: String = ctx
             .record
             .ticket
@@ -879,13 +924,24 @@ impl Engine {
         wt.create_branch(&ctx.governed.repo, &branch, &commit)
             .await?;
         let mut pushed_to = None;
+        let mut push_failure = None;
         if let Some(remote) = &ctx.opts.push {
-            ctx.governed.repo.push(remote, &branch).await?;
-            pushed_to = Some(remote.clone());
+            match ctx.governed.repo.push(remote, &branch).await {
+                Ok(()) => pushed_to = Some(remote.clone()),
+                Err(e) => {
+                    push_failure = Some(format!("push of {branch} to `{remote}` failed: {e}"))
+                }
+            }
         }
-        ctx.record.outcome = RunOutcome {
-            status: RunStatus::Published,
-            reasons: vec![],
+        ctx.record.outcome = match &push_failure {
+            None => RunOutcome {
+                status: RunStatus::Published,
+                reasons: vec![],
+            },
+            Some(reason) => RunOutcome {
+                status: RunStatus::Failed,
+                reasons: vec![reason.clone()],
+            },
         };
         rec.settle().await?;
         let mut preview = ctx.record.clone();
@@ -903,7 +959,7 @@ impl Engine {
         };
         rec.stage(
             kinds::PUBLISHED,
-            json!({"output": output}),
+            json!({"output": output, "push_error": push_failure}),
             vec![review_blob],
         )
         .await?;
@@ -936,6 +992,18 @@ impl Engine {
             kept_worktree: kept,
         })
     }
+}
+
+/// A value safe on one trailer line: control characters (newlines included) become
+/// spaces and runs of whitespace collapse.
+fn trailer_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One failed validation command.

@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod concurrency;
+mod golden_path;
 mod tamper;
