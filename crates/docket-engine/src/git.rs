@@ -162,6 +162,8 @@ fn display_code(code: &Option<i32>) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
     root: PathBuf,
+    /// The object directory shared by all of the repository's worktrees.
+    objects: PathBuf,
 }
 
 /// A detached worktree that docket created for one run, checked out at `base`.
@@ -229,7 +231,12 @@ impl Repo {
                 source,
             })?;
         let output = GitCall::new(path)
-            .args(["rev-parse", "--show-toplevel"])
+            .args([
+                "rev-parse",
+                "--show-toplevel",
+                "--path-format=absolute",
+                "--git-common-dir",
+            ])
             .output()
             .await?;
         if !output.success() {
@@ -238,15 +245,20 @@ impl Repo {
                 stderr: output.stderr_text(),
             });
         }
-        let root = path_from_output(&output.stdout);
-        if root.as_os_str().is_empty() {
+        let mut lines = output.stdout.split(|b| *b == b'\n');
+        let root = path_from_output(lines.next().unwrap_or_default());
+        let common = path_from_output(lines.next().unwrap_or_default());
+        if root.as_os_str().is_empty() || common.as_os_str().is_empty() {
             return Err(GitError::NotARepository {
                 path: path.to_path_buf(),
                 stderr: "git printed no top-level directory".to_owned(),
             });
         }
         tracing::debug!(root = %root.display(), "opened git repository");
-        Ok(Repo { root })
+        Ok(Repo {
+            root,
+            objects: common.join("objects"),
+        })
     }
 
     /// Top level of the repository's working tree.
@@ -315,7 +327,7 @@ impl Repo {
         // repository, so an agent's `git branch` or `git config` would land there.
         // An isolated repository that borrows the user's objects read-only (through
         // `objects/info/alternates`) keeps every ref, config and new object apart.
-        let objects = self.objects_dir().await?;
+        let objects = self.objects.clone();
         GitCall::new(&self.root)
             .args(["init", "--quiet", "--template="])
             .arg(&destination)
@@ -381,16 +393,6 @@ impl Repo {
             .map_err(io_error)?;
         tracing::info!(worktree = %wt.path.display(), "removed isolated checkout");
         Ok(())
-    }
-
-    /// The user's object directory (shared by all its worktrees), absolute.
-    async fn objects_dir(&self) -> Result<PathBuf, GitError> {
-        let out = GitCall::new(&self.root)
-            .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
-            .run()
-            .await?;
-        let common = String::from_utf8_lossy(&out).trim().to_owned();
-        Ok(PathBuf::from(common).join("objects"))
     }
 
     /// Pushes `refs/heads/<branch>` to the same name on `remote`.
@@ -602,27 +604,15 @@ impl Worktree {
         commit: &str,
     ) -> Result<(), GitError> {
         validate_branch_name(&repo.root, branch).await?;
-        // The commit's new objects live in the isolated checkout; bring them into the
-        // user's repository (objects only: no ref, no FETCH_HEAD is written there).
-        let commit = resolve_commit(&self.path, commit).await?;
-        let publish_ref = "refs/docket/publish";
-        GitCall::new(&self.path)
-            .args(["update-ref", publish_ref, &commit])
-            .run()
-            .await?;
-        GitCall::new(&repo.root)
-            .args([
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--no-recurse-submodules",
-            ])
-            .arg(&self.path)
-            .arg(publish_ref)
-            .run()
-            .await?;
-        let commit = resolve_commit(&repo.root, &commit).await?;
+        // The commit's new objects live in the isolated checkout; bring exactly those
+        // reachable from it (not whatever else an agent may have written) into the
+        // user's repository. No ref and no FETCH_HEAD is written there.
+        if let Err(error) = self.copy_new_objects(repo, commit).await {
+            // Name an unknown commit as such rather than as a failed listing.
+            resolve_commit(&self.path, commit).await?;
+            return Err(error);
+        }
+        let commit = commit.to_owned();
         let reference = format!("refs/heads/{branch}");
         // The empty old value makes the update atomic "create only": git refuses to
         // overwrite an existing branch; only then do we look at why it refused.
@@ -645,14 +635,99 @@ impl Worktree {
         Ok(())
     }
 
+    /// The checkout's own `.git` directory. Anything else (a `.git` file or symlink an
+    /// agent put there to point git elsewhere) is refused.
+    async fn own_git_dir(&self) -> Result<PathBuf, GitError> {
+        let admin = self.path.join(".git");
+        let is_dir = tokio::fs::symlink_metadata(&admin)
+            .await
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if !is_dir {
+            return Err(GitError::UnexpectedOutput {
+                args: vec!["stage".into()],
+                dir: self.path.clone(),
+                detail: "the checkout's .git is no longer the directory docket created".into(),
+            });
+        }
+        Ok(admin)
+    }
+
+    /// Copies the objects of `commit` that the base does not have (loose objects in
+    /// the checkout's own store) into the user's object store, then falls back to
+    /// `git fetch` if any of them is not loose.
+    async fn copy_new_objects(&self, repo: &Repo, commit: &str) -> Result<(), GitError> {
+        let listing = GitCall::new(&self.path)
+            .args([
+                "rev-list",
+                "--objects",
+                "--no-object-names",
+                commit,
+                "--not",
+                &self.base,
+            ])
+            .run()
+            .await?;
+        let own = self.own_git_dir().await?.join("objects");
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| GitError::Io { path, source }
+        };
+        for oid in String::from_utf8_lossy(&listing).split_whitespace() {
+            if oid.len() < 3 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            let (dir, file) = oid.split_at(2);
+            let source = own.join(dir).join(file);
+            let target_dir = repo.objects.join(dir);
+            let target = target_dir.join(file);
+            if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                continue;
+            }
+            if !tokio::fs::try_exists(&source).await.unwrap_or(false) {
+                return self.fetch_into(repo, commit).await;
+            }
+            tokio::fs::create_dir_all(&target_dir)
+                .await
+                .map_err(io_error(&target_dir))?;
+            // Copy under a temporary name, then rename: readers never see half an object.
+            let partial = target_dir.join(format!("tmp_docket_{file}"));
+            tokio::fs::copy(&source, &partial)
+                .await
+                .map_err(io_error(&partial))?;
+            tokio::fs::rename(&partial, &target)
+                .await
+                .map_err(io_error(&target))?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_into(&self, repo: &Repo, commit: &str) -> Result<(), GitError> {
+        let publish_ref = "refs/docket/publish";
+        GitCall::new(&self.path)
+            .args(["update-ref", publish_ref, commit])
+            .run()
+            .await?;
+        GitCall::new(&repo.root)
+            .args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+            ])
+            .arg(&self.path)
+            .arg(publish_ref)
+            .run()
+            .await?;
+        Ok(())
+    }
+
     /// Stages the whole worktree into a private temporary index seeded from `base` and
     /// writes it as a tree. The worktree's own index is neither read nor written.
     async fn stage_tree(&self) -> Result<String, GitError> {
-        let admin = GitCall::new(&self.path)
-            .args(["rev-parse", "--absolute-git-dir"])
-            .run()
-            .await?;
-        let index = TemporaryIndex::new(&path_from_output(&admin));
+        let admin = self.own_git_dir().await?;
+        let index = TemporaryIndex::new(&admin);
         GitCall::new(&self.path)
             .args(["read-tree", &self.base])
             .env("GIT_INDEX_FILE", index.path())

@@ -125,6 +125,7 @@ async fn load_config(repo: &Repo, base: Option<&str>) -> Result<(Config, String)
         };
         EngineError::Config(hint)
     };
+    let mut head_config = None;
     let base_ref = match base {
         Some(base) => base.to_owned(),
         None => {
@@ -133,13 +134,20 @@ async fn load_config(repo: &Repo, base: Option<&str>) -> Result<(Config, String)
                 .show_file(&head, CONFIG_FILE)
                 .await?
                 .ok_or_else(not_committed)?;
-            parse_committed(&format!("{CONFIG_FILE}@HEAD"), &bytes)?
+            let base_ref = parse_committed(&format!("{CONFIG_FILE}@HEAD"), &bytes)?
                 .repository
-                .base_ref
+                .base_ref;
+            head_config = Some((head, bytes));
+            base_ref
         }
     };
     let base_commit = repo.resolve(&base_ref).await?;
-    let bytes = repo.show_file(&base_commit, CONFIG_FILE).await?.ok_or_else(|| {
+    let committed = match head_config {
+        // Usually HEAD is the base: its file is already read.
+        Some((head, bytes)) if head == base_commit => Some(bytes),
+        _ => repo.show_file(&base_commit, CONFIG_FILE).await?,
+    };
+    let bytes = committed.ok_or_else(|| {
         EngineError::Config(format!(
             "{CONFIG_FILE} is not committed on `{base_ref}`; commit it there first (runs are governed only by committed, reviewed configuration)"
         ))
@@ -466,15 +474,20 @@ impl Engine {
             .add_worktree(&worktree_path, &governed.base_commit)
             .await?;
         let result = self.govern(&mut ctx, &mut rec, &worktree).await;
-        let kept = if opts.keep_worktree {
-            Some(worktree.path.clone())
+        // Removing the checkout overlaps writing the final record.
+        let (kept, removal) = if opts.keep_worktree {
+            (Some(worktree.path.clone()), None)
         } else {
-            if let Err(e) = governed.repo.remove_worktree(&worktree).await {
-                tracing::warn!(error = %e, "could not remove the run's checkout");
-            }
-            None
+            let repo = governed.repo.clone();
+            let worktree = worktree.clone();
+            let removal = tokio::spawn(async move {
+                if let Err(e) = repo.remove_worktree(&worktree).await {
+                    tracing::warn!(error = %e, "could not remove the run's checkout");
+                }
+            });
+            (None, Some(removal))
         };
-        match result {
+        let finished = match result {
             Ok(review) => self.finish(ctx, rec, review, kept).await,
             Err(error) => {
                 // docket's own failure: still close the run's evidence, then report it.
@@ -487,7 +500,11 @@ impl Engine {
                 }
                 Err(error)
             }
+        };
+        if let Some(removal) = removal {
+            let _ = removal.await;
         }
+        finished
     }
 
     /// Stages 3–8 inside the worktree. Returns the review file when published.

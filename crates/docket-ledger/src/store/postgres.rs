@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Row};
 
 use super::{
-    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, StoreError, StoreResult,
-    assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
+    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, ScannedRow, StoreError,
+    StoreResult, assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
 };
 use crate::hash::Hash;
 use crate::merkle::Subtree;
@@ -155,7 +155,7 @@ pub(super) async fn list(
 pub(super) fn scan_entries(
     pool: sqlx::PgPool,
     below: u64,
-    tx: tokio::sync::mpsc::Sender<StoreResult<Vec<EntryRow>>>,
+    tx: tokio::sync::mpsc::Sender<StoreResult<Vec<ScannedRow>>>,
 ) {
     tokio::spawn(async move {
         let result = async {
@@ -169,8 +169,8 @@ pub(super) fn scan_entries(
             while let Some(chunk) = rows.next().await {
                 let chunk = chunk
                     .into_iter()
-                    .map(|row| entry_row(&row?))
-                    .collect::<StoreResult<Vec<EntryRow>>>()?;
+                    .map(|row| Ok(ScannedRow::new(entry_row(&row?)?)))
+                    .collect::<StoreResult<Vec<ScannedRow>>>()?;
                 if tx.send(Ok(chunk)).await.is_err() {
                     break;
                 }

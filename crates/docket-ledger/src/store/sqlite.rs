@@ -9,8 +9,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{
-    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, StoreError, StoreResult,
-    assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
+    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, ScannedRow, StoreError,
+    StoreResult, assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
 };
 use crate::hash::Hash;
 use crate::merkle::Subtree;
@@ -162,7 +162,7 @@ pub(super) async fn list(
 pub(super) fn scan_entries(
     path: std::path::PathBuf,
     below: u64,
-    tx: tokio::sync::mpsc::Sender<StoreResult<Vec<EntryRow>>>,
+    tx: tokio::sync::mpsc::Sender<StoreResult<Vec<ScannedRow>>>,
 ) {
     tokio::task::spawn_blocking(move || {
         let result = (|| -> Result<(), rusqlite::Error> {
@@ -179,13 +179,13 @@ pub(super) fn scan_entries(
             let mut chunk = Vec::with_capacity(SCAN_CHUNK);
             while let Some(row) = rows.next()? {
                 let idx: i64 = row.get(0)?;
-                chunk.push(EntryRow {
+                chunk.push(ScannedRow::new(EntryRow {
                     index: u64::try_from(idx).unwrap_or(u64::MAX),
                     time_us: row.get(1)?,
                     kind: row.get(2)?,
                     leaf_hash: row.get(3)?,
                     bytes: row.get(4)?,
-                });
+                }));
                 if chunk.len() == SCAN_CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(SCAN_CHUNK));
                     if tx.blocking_send(Ok(full)).is_err() {
@@ -284,24 +284,33 @@ pub(super) async fn subtree_hashes(
     assemble_subtree_hashes(subtrees, &nodes, &leaves)
 }
 
-pub(super) async fn all_nodes(conn: &mut SqliteConnection) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
-    let rows = sqlx::query("SELECT level, idx, hash FROM tree_nodes")
-        .fetch_all(conn)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let level: i64 = row.try_get("level")?;
-            let level = u32::try_from(level)
-                .map_err(|_| super::StoreError::Inconsistent("bad node level".into()))?;
+/// Every stored tree node, read through rusqlite for the same reason as
+/// [`scan_entries`]: a million-entry ledger has 125,000 of them.
+pub(super) async fn all_nodes(path: std::path::PathBuf) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
+    let read = move || -> Result<Vec<(Subtree, Vec<u8>)>, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(LOCK_TIMEOUT)?;
+        let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
+        let rows = stmt.query_map([], |row| {
+            let level: i64 = row.get(0)?;
+            let idx: i64 = row.get(1)?;
             Ok((
                 Subtree {
-                    level,
-                    index: to_u64(row.try_get("idx")?)?,
+                    level: u32::try_from(level).unwrap_or(u32::MAX),
+                    index: u64::try_from(idx).unwrap_or(u64::MAX),
                 },
-                row.try_get("hash")?,
+                row.get::<_, Vec<u8>>(2)?,
             ))
-        })
-        .collect()
+        })?;
+        rows.collect()
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| StoreError::Scan(e.to_string()))?
+        .map_err(|e| StoreError::Scan(e.to_string()))
 }
 
 pub(super) async fn insert_batch(
