@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Env, Run, git};
+use crate::support::{Backend, Env, Run, backends, git};
 
 /// The one agent every test uses. docket gives an agent the ticket only as a file,
 /// so each ticket picks a behaviour (`mode:`) and its target (`file:`, `line:`,
@@ -158,7 +158,12 @@ impl Governed {
     /// `settings` are `(section, key, TOML value)` on top of an exec agent with a
     /// generous timeout (agents here finish in milliseconds unless told to sleep).
     fn new(settings: &[(&str, &str, &str)], tickets: &[(&str, &str)]) -> Governed {
-        let env = Env::sqlite();
+        Governed::on(Backend::Sqlite, settings, tickets)
+    }
+
+    /// The same, with the ledger on the given backend.
+    fn on(backend: Backend, settings: &[(&str, &str, &str)], tickets: &[(&str, &str)]) -> Governed {
+        let env = Env::new(backend);
         let repo = env.path("repo");
         std::fs::create_dir_all(repo.join(".docket/tickets")).unwrap();
         git(&repo, &["init", "-q", "-b", "main"]);
@@ -1728,4 +1733,25 @@ fn a_failed_push_is_still_on_the_record() {
         assert_eq!(record["output"]["branch"], branch.as_str());
     }
     g.verify_ledger();
+}
+
+/// The golden path with the ledger on PostgreSQL (when configured): the run publishes,
+/// its record and stage entries are in the database, and the ledger verifies.
+#[test]
+fn a_run_records_its_evidence_on_postgres_too() {
+    for backend in backends("a_run_records_its_evidence_on_postgres_too") {
+        let g = Governed::on(
+            backend,
+            &[],
+            &[("pg-1", &task("idempotent", "notes/pg.txt", "on postgres"))],
+        );
+        let run = g.run("pg-1", &[]);
+        assert_eq!(run.code, 0, "{backend:?}: {run}");
+        let runs = g.runs();
+        assert_eq!(runs.len(), 1, "{backend:?}");
+        assert_eq!(runs[0]["outcome"]["status"], "published");
+        let stages = runs[0]["ledger"]["stages"].as_array().unwrap().len();
+        assert_eq!(stages, 6, "{:#}", runs[0]);
+        g.verify_ledger();
+    }
 }
