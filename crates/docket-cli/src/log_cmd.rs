@@ -227,8 +227,22 @@ impl From<&Appended> for AppendedView {
     }
 }
 
+/// Parses a payload, refusing one that carries a secret: ledger entries can never be
+/// changed or deleted, so a pasted token would be kept forever.
 fn parse_payload(text: &str, what: &str) -> anyhow::Result<Value> {
+    refuse_secrets(text.as_bytes(), what)?;
     serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON"))
+}
+
+fn refuse_secrets(bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    let findings = docket_core::secrets::SecretScanner::builtin().scan(&text);
+    if let Some(first) = findings.first() {
+        bail!(
+            "{what} contains what looks like a secret ({first}); nothing was recorded\nhint: remove it — ledger entries and evidence are kept forever"
+        );
+    }
+    Ok(())
 }
 
 async fn append(args: AppendArgs, ledger: Ledger, out: &Output) -> anyhow::Result<Outcome> {
@@ -236,6 +250,7 @@ async fn append(args: AppendArgs, ledger: Ledger, out: &Output) -> anyhow::Resul
     for path in &args.attach {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        refuse_secrets(&bytes, &path.display().to_string())?;
         let digest = ledger.blobs().put(&bytes)?;
         if !out.json() {
             out.note(format!("attached {} as {digest}", path.display()));

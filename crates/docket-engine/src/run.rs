@@ -515,14 +515,13 @@ impl Engine {
         wt: &Worktree,
     ) -> Result<Option<PathBuf>, EngineError> {
         let config = &ctx.governed.config;
-        let (outcome, attempt) = self
+        let (outcome, _) = self
             .run_agent(ctx, rec, &wt.path, "initial", 1, None)
             .await?;
         if let Some(stop) = agent_stop(&outcome, config.agent.timeout) {
             ctx.record.outcome = stop;
             return Ok(None);
         }
-        let _ = attempt;
         let mut diff = self.collect_diff(ctx, rec, wt).await?;
         if diff.files.is_empty() {
             ctx.record.outcome = RunOutcome {

@@ -172,6 +172,57 @@ fn errors_name_the_cause_and_exit_2() {
 }
 
 #[test]
+fn a_secret_is_never_recorded() {
+    let env = Env::sqlite();
+    env.append("x", "{}");
+    // Built at run time so that this file holds no secret-looking literal.
+    let token = format!("ghp_{}", "Zx9QwErTy7UiOp3AsDfGh5JkLzXcVbNm1Q2w");
+    let run = env.run(&[
+        "log",
+        "append",
+        "--kind",
+        "x",
+        "--data",
+        &format!(r#"{{"note":"{token}"}}"#),
+    ]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr
+            .contains("contains what looks like a secret (github-pat"),
+        "{run}"
+    );
+    assert!(!run.all().contains(&token));
+    let file = env.path("build.log");
+    std::fs::write(&file, format!("token={token}\n")).unwrap();
+    let run = env.run(&[
+        "log",
+        "append",
+        "--kind",
+        "x",
+        "--data",
+        "{}",
+        "--attach",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr
+            .contains("build.log contains what looks like a secret"),
+        "{run}"
+    );
+    // Nothing was appended, and no blob was stored.
+    assert_eq!(
+        env.ok(&["log", "list", "--format", "json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(!env.home.join("blobs").exists());
+}
+
+#[test]
 fn a_corrupt_database_file_is_named() {
     let env = Env::sqlite();
     std::fs::create_dir_all(&env.home).unwrap();
