@@ -212,6 +212,9 @@ fn resolve_ticket(
 ) -> Result<(PathBuf, Ticket), EngineError> {
     let path = PathBuf::from(arg);
     if path.is_file() {
+        // Absolute, so that `REMEDIATION.md` given from its own folder still has a
+        // parent folder to take its id from.
+        let path = std::fs::canonicalize(&path).map_err(io_err(&path))?;
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
         let ticket = parse_ticket(&path, &text)?;
         return Ok((path, ticket));

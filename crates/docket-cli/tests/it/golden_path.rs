@@ -1755,3 +1755,42 @@ fn a_run_records_its_evidence_on_postgres_too() {
         g.verify_ledger();
     }
 }
+
+/// A plain-markdown remediation ticket (no front matter), given by a path relative to
+/// its own folder, takes its id from that folder.
+#[test]
+fn a_plain_remediation_ticket_takes_its_id_from_its_folder() {
+    let g = Governed::on(
+        Backend::Sqlite,
+        &[
+            ("intake", "label", "\"\""),
+            ("intake", "ready_states", "[]"),
+            ("intake", "require_routing", "false"),
+        ],
+        &[],
+    );
+    let folder = g.env.path("04-open-ssh");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("REMEDIATION.md"),
+        "# Remediation Request\n\nmode: idempotent\nfile: notes/ssh.txt\nline: restricted\n",
+    )
+    .unwrap();
+    let args = g.run_args("REMEDIATION.md", &[]);
+    let output = g
+        .env
+        .command()
+        .args(&args)
+        .current_dir(&folder)
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout
+            .contains("ticket     04-open-ssh — Remediation Request"),
+        "{run}"
+    );
+    assert_eq!(g.docket_branches().len(), 1);
+    assert!(g.docket_branches()[0].starts_with("docket/04-open-ssh-"));
+}
