@@ -10,7 +10,7 @@ use crate::blob::BlobState;
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::{Entry, kinds, parse_time_micros};
 use crate::error::Result;
-use crate::hash::{Digest256, Hash};
+use crate::hash::{Digest256, Hash, leaf_hash};
 use crate::ledger::{Ledger, rotation_statement};
 use crate::merkle::CompactRange;
 use crate::note::{self, Verifier};
@@ -281,7 +281,8 @@ impl Ledger {
         let mut expected = 0u64;
         'scan: while let Some(chunk) = chunks.recv().await {
             for scanned in chunk.map_err(self.storage_err())? {
-                let (row, leaf) = (scanned.row, scanned.leaf);
+                let row = scanned.row;
+                let leaf = scanned.leaf.unwrap_or_else(|| leaf_hash(&row.bytes));
                 if row.index != expected {
                     let msg = if row.index > expected {
                         format!(
