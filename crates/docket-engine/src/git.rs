@@ -603,11 +603,13 @@ impl Worktree {
         branch: &str,
         commit: &str,
     ) -> Result<(), GitError> {
-        validate_branch_name(&repo.root, branch).await?;
-        // The commit's new objects live in the isolated checkout; bring exactly those
-        // reachable from it (not whatever else an agent may have written) into the
-        // user's repository. No ref and no FETCH_HEAD is written there.
-        if let Err(error) = self.copy_new_objects(repo, commit).await {
+        // Checking the name and copying the objects are independent: do both at once.
+        let (valid, copied) = tokio::join!(
+            validate_branch_name(&repo.root, branch),
+            self.copy_new_objects(repo, commit)
+        );
+        valid?;
+        if let Err(error) = copied {
             // Name an unknown commit as such rather than as a failed listing.
             resolve_commit(&self.path, commit).await?;
             return Err(error);

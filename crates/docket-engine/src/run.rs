@@ -308,18 +308,7 @@ impl Recorder {
 
     /// Stores bytes in the blob store with secrets redacted.
     fn blob(&self, bytes: &[u8]) -> Result<Digest256, EngineError> {
-        let text = String::from_utf8_lossy(bytes);
-        let (redacted, findings) = SecretScanner::builtin().redact(&text);
-        let stored = if findings.is_empty() {
-            bytes.to_vec()
-        } else {
-            redacted.into_bytes()
-        };
-        Ok(self
-            .ledger
-            .blobs()
-            .put(&stored)
-            .map_err(LedgerError::from)?)
+        store_redacted(self.ledger.blobs(), bytes)
     }
 }
 
@@ -932,6 +921,21 @@ impl Engine {
             "{title}\n\nGoverned change for ticket {} made by docket run {}.\n\nDocket-Run: {}\nDocket-Ticket: {}\nAssisted-by: {assisted}\nRequested-by: {requested_by}\n",
             ctx.record.ticket.id, ctx.record.run_id, ctx.record.run_id, ctx.record.ticket.id
         );
+        // The review body describes the judged change; render and store it (an fsync)
+        // while git commits and creates the branch.
+        rec.settle().await?;
+        let checkpoint = self.ledger.latest_checkpoint().await?.map(|c| c.checkpoint);
+        let stages: Vec<u64> = rec.stages.iter().map(|(i, _)| *i).collect();
+        let render = |record: &RunRecord, status: RunStatus, reasons: Vec<String>| {
+            let mut preview = record.clone();
+            preview.outcome = RunOutcome { status, reasons };
+            preview.ledger.stages = stages.clone();
+            review::render(&preview, checkpoint.as_ref())
+        };
+        let body = render(&ctx.record, RunStatus::Published, vec![]);
+        let blobs = self.ledger.blobs().clone();
+        let stored_review =
+            tokio::task::spawn_blocking(move || store_redacted(&blobs, body.as_bytes()));
         let commit = wt
             .commit_diff(
                 diff,
@@ -942,6 +946,9 @@ impl Engine {
             .await?;
         wt.create_branch(&ctx.governed.repo, &branch, &commit)
             .await?;
+        let mut review_blob = stored_review
+            .await
+            .map_err(|e| EngineError::Config(format!("storing the review body failed: {e}")))??;
         let mut pushed_to = None;
         let mut push_failure = None;
         if let Some(remote) = &ctx.opts.push {
@@ -957,19 +964,16 @@ impl Engine {
                 status: RunStatus::Published,
                 reasons: vec![],
             },
-            Some(reason) => RunOutcome {
-                status: RunStatus::Failed,
-                reasons: vec![reason.clone()],
-            },
+            Some(reason) => {
+                // The review must not say "published" for a run that failed to push.
+                let body = render(&ctx.record, RunStatus::Failed, vec![reason.clone()]);
+                review_blob = rec.blob(body.as_bytes())?;
+                RunOutcome {
+                    status: RunStatus::Failed,
+                    reasons: vec![reason.clone()],
+                }
+            }
         };
-        rec.settle().await?;
-        let mut preview = ctx.record.clone();
-        preview.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
-        // The checkpoint signed with the last stage entry: the reviewer can ask for
-        // an inclusion proof of any stage against it.
-        let checkpoint = self.ledger.latest_checkpoint().await?.map(|c| c.checkpoint);
-        let body = review::render(&preview, checkpoint.as_ref());
-        let review_blob = rec.blob(body.as_bytes())?;
         let output = RunOutput {
             branch,
             commit,
@@ -1011,6 +1015,21 @@ impl Engine {
             kept_worktree: kept,
         })
     }
+}
+
+/// Stores bytes in the blob store, secrets redacted (only digests of originals are kept).
+fn store_redacted(
+    blobs: &docket_ledger::BlobStore,
+    bytes: &[u8],
+) -> Result<Digest256, EngineError> {
+    let text = String::from_utf8_lossy(bytes);
+    let (redacted, findings) = SecretScanner::builtin().redact(&text);
+    let stored = if findings.is_empty() {
+        bytes.to_vec()
+    } else {
+        redacted.into_bytes()
+    };
+    Ok(blobs.put(&stored).map_err(LedgerError::from)?)
 }
 
 /// A value safe on one trailer line: control characters (newlines included) become
