@@ -563,7 +563,14 @@ fn print_report(report: &VerifyReport, out: &Output) -> anyhow::Result<()> {
         });
     }
     out.line(format!("ledger     {}", report.origin));
-    out.line(format!("entries    {}", report.entries));
+    if report.ok() {
+        out.line(format!("entries    {}", report.entries));
+    } else {
+        out.line(format!(
+            "entries    {} verified before the first problem",
+            report.entries
+        ));
+    }
     out.line(format!("root       {}", report.root));
     out.line(format!(
         "checkpoints verified: {} stored, {} external",

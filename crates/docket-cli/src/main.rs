@@ -79,8 +79,8 @@ enum Command {
     /// Measure docket on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Build a throw-away DOCKET_HOME and walk through the ledger: append, attach,
-    /// checkpoint, prove, shred and verify.
+    /// A guided tour in a throw-away directory: a governed demo repository where one
+    /// ticket publishes and one is blocked, then the evidence is proven and verified.
     Quickstart(quickstart::QuickstartArgs),
 }
 

@@ -7,4 +7,5 @@ mod support;
 mod cli;
 mod concurrency;
 mod golden_path;
+mod snapshots_cli;
 mod tamper;
