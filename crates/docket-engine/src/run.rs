@@ -461,10 +461,14 @@ impl Engine {
 
         // 2. Isolated worktree from the base commit.
         let worktree_path = self.home.join("worktrees").join(&run_id);
-        let worktree = governed
+        let worktree = match governed
             .repo
             .add_worktree(&worktree_path, &governed.base_commit)
-            .await?;
+            .await
+        {
+            Ok(worktree) => worktree,
+            Err(error) => return self.fail(ctx, rec, None, error.into()).await,
+        };
         let result = self.govern(&mut ctx, &mut rec, &worktree).await;
         // Removing the checkout overlaps writing the final record.
         let (kept, removal) = if opts.keep_worktree {
@@ -481,22 +485,31 @@ impl Engine {
         };
         let finished = match result {
             Ok(review) => self.finish(ctx, rec, review, kept).await,
-            Err(error) => {
-                // docket's own failure: still close the run's evidence, then report it.
-                ctx.record.outcome = RunOutcome {
-                    status: RunStatus::Failed,
-                    reasons: vec![format!("docket error: {error}")],
-                };
-                if let Err(e) = self.finish(ctx, rec, None, kept).await {
-                    tracing::warn!(error = %e, "could not record the failed run");
-                }
-                Err(error)
-            }
+            Err(error) => self.fail(ctx, rec, kept, error).await,
         };
         if let Some(removal) = removal {
             let _ = removal.await;
         }
         finished
+    }
+
+    /// docket's own failure after intake: still close the run's evidence with a
+    /// record that says so, then report the error.
+    async fn fail(
+        &self,
+        mut ctx: RunCtx<'_>,
+        rec: Recorder,
+        kept: Option<PathBuf>,
+        error: EngineError,
+    ) -> Result<RunReport, EngineError> {
+        ctx.record.outcome = RunOutcome {
+            status: RunStatus::Failed,
+            reasons: vec![format!("docket error: {error}")],
+        };
+        if let Err(e) = self.finish(ctx, rec, None, kept).await {
+            tracing::warn!(error = %e, "could not record the failed run");
+        }
+        Err(error)
     }
 
     /// Stages 3–8 inside the worktree. Returns the review file when published.
