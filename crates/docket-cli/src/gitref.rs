@@ -12,7 +12,9 @@ use docket_ledger::{Anchor, SignedCheckpoint};
 pub const CHECKPOINT_REF: &str = "refs/docket/checkpoints";
 const FILE_NAME: &str = "checkpoint";
 
-fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> anyhow::Result<String> {
+/// Runs `git -C dir args…` with docket's identity, returning trimmed stdout; a failure
+/// names the command, the directory and git's message.
+pub fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> anyhow::Result<String> {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir).args(args);
     cmd.env("GIT_AUTHOR_NAME", "docket")

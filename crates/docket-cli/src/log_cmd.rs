@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -12,6 +11,8 @@ use docket_ledger::{
     Anchor, Appended, Digest256, EntryFilter, Ledger, NewEntry, StoredEntry, Verifier,
     VerifyOptions, VerifyReport,
 };
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
@@ -141,17 +142,15 @@ pub async fn run(cmd: LogCommand, global: &GlobalArgs, out: &Output) -> anyhow::
         return check_proof(args, out);
     }
     let ledger = global.open_ledger().await?;
-    if let LogCommand::Append(args) = cmd {
-        return append(args, ledger, out).await;
-    }
     let result = match cmd {
+        LogCommand::Append(args) => append(args, &ledger, out).await,
         LogCommand::List(args) => list(args, &ledger, out).await,
         LogCommand::Show(args) => show(args, &ledger, out).await,
         LogCommand::Checkpoint(args) => checkpoint(args, &ledger, out).await,
         LogCommand::Verify(args) => verify(args, &ledger, out).await,
         LogCommand::Prove(args) => prove(args, &ledger, out).await,
         LogCommand::Consistency(args) => consistency(args, &ledger, out).await,
-        LogCommand::Append(_) | LogCommand::CheckProof(_) => Ok(Outcome::Success),
+        LogCommand::CheckProof(args) => check_proof(args, out),
     };
     ledger.close().await;
     result
@@ -245,7 +244,7 @@ fn refuse_secrets(bytes: &[u8], what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn append(args: AppendArgs, ledger: Ledger, out: &Output) -> anyhow::Result<Outcome> {
+async fn append(args: AppendArgs, ledger: &Ledger, out: &Output) -> anyhow::Result<Outcome> {
     let mut blobs = Vec::new();
     for path in &args.attach {
         let bytes =
@@ -258,7 +257,7 @@ async fn append(args: AppendArgs, ledger: Ledger, out: &Output) -> anyhow::Resul
         blobs.push(digest);
     }
     if args.jsonl {
-        return append_lines(args, blobs, ledger, out).await;
+        return append_lines(&args, blobs, ledger, out).await;
     }
     let text = read_arg(&args.data)?;
     let payload = parse_payload(&text, "--data")?;
@@ -273,19 +272,20 @@ async fn append(args: AppendArgs, ledger: Ledger, out: &Output) -> anyhow::Resul
             appended.index, appended.leaf_hash
         ));
     }
-    ledger.close().await;
     Ok(Outcome::Success)
 }
+
+/// Most appends in flight at once from `--jsonl`.
+const MAX_IN_FLIGHT: usize = 4096;
 
 /// Appends one entry per input line, many in flight at once so that group commit can
 /// batch them; each result is printed as soon as its entry is durable.
 async fn append_lines(
-    args: AppendArgs,
+    args: &AppendArgs,
     blobs: Vec<Digest256>,
-    ledger: Ledger,
+    ledger: &Ledger,
     out: &Output,
 ) -> anyhow::Result<Outcome> {
-    let ledger = Arc::new(ledger);
     let reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match args.data.strip_prefix('@') {
         Some("-") => Box::new(tokio::io::stdin()),
         Some(path) => Box::new(
@@ -298,42 +298,30 @@ async fn append_lines(
         ),
     };
     let mut lines = tokio::io::BufReader::new(reader).lines();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Appended>>(4096);
-    let limit = Arc::new(tokio::sync::Semaphore::new(4096));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut line_no = 0u64;
-    let mut failed = None;
-    let mut printed = 0u64;
+    let mut in_flight = FuturesUnordered::new();
+    let mut input_done = false;
+    let (mut line_no, mut printed, mut failed) = (0u64, 0u64, None);
     loop {
         tokio::select! {
-            line = lines.next_line() => {
-                let Some(line) = line.context("cannot read input")? else { break };
-                line_no += 1;
-                if line.trim().is_empty() {
-                    continue;
+            line = lines.next_line(), if !input_done && in_flight.len() < MAX_IN_FLIGHT => {
+                match line.context("cannot read input")? {
+                    None => input_done = true,
+                    Some(line) => {
+                        line_no += 1;
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        let payload = parse_payload(&line, &format!("line {line_no}"))?;
+                        let entry = NewEntry::new(&args.kind, payload).with_blobs(blobs.clone());
+                        in_flight.push(ledger.append(entry));
+                    }
                 }
-                let payload = parse_payload(&line, &format!("line {line_no}"))?;
-                let entry = NewEntry::new(&args.kind, payload).with_blobs(blobs.clone());
-                let permit = limit.clone().acquire_owned().await?;
-                let (ledger, tx) = (ledger.clone(), tx.clone());
-                tasks.spawn(async move {
-                    let result = ledger.append(entry).await.map_err(anyhow::Error::from);
-                    let _ = tx.send(result).await;
-                    drop(permit);
-                });
             }
-            Some(result) = rx.recv() => {
-                print_appended(result, out, &mut printed, &mut failed);
+            Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                print_appended(result.map_err(anyhow::Error::from), out, &mut printed, &mut failed);
             }
+            else => break,
         }
-    }
-    drop(tx);
-    while let Some(result) = rx.recv().await {
-        print_appended(result, out, &mut printed, &mut failed);
-    }
-    while tasks.join_next().await.is_some() {}
-    if let Ok(ledger) = Arc::try_unwrap(ledger) {
-        ledger.close().await;
     }
     match failed {
         Some(err) => Err(err.context(format!(

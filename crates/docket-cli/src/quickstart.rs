@@ -144,24 +144,7 @@ const TICKET_NOTES: &str = "---\nid: NOTES-1\ntitle: Add a release-notes line\nl
 const TICKET_CI: &str = "---\nid: CI-2\ntitle: Make CI faster\nlabels: [docket, repo-demo]\nstate: ready\nrequester: bob@example.com\n---\n# Make CI faster\n\nfile: .github/workflows/ci.yml\nline: # cache everything\n";
 
 fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Quickstart")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Quickstart")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .context("cannot run git; is it installed?")?;
-    if !output.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    crate::gitref::git(repo, args, None)
 }
 
 fn governed_repo(repo: &Path) -> anyhow::Result<()> {
