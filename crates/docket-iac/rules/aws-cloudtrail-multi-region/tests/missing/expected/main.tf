@@ -1,0 +1,10 @@
+resource "aws_cloudtrail" "audit" {
+  name           = "audit"
+  s3_bucket_name = "acme-audit-logs"
+
+  tags = {
+    Owner = "security"
+  }
+
+  is_multi_region_trail = true
+}

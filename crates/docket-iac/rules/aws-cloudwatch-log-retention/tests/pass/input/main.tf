@@ -1,0 +1,4 @@
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/ecs/api"
+  retention_in_days = 731
+}

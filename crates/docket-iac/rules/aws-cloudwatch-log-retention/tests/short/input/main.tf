@@ -1,0 +1,9 @@
+# Application logs for the API service.
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/ecs/api"
+  retention_in_days = 30
+
+  tags = {
+    Service = "api"
+  }
+}

@@ -1,0 +1,4 @@
+resource "aws_cloudwatch_log_group" "audit" {
+  name              = "/audit/events"
+  retention_in_days = 0
+}

@@ -1,0 +1,4 @@
+variable "encrypt_volumes" {
+  description = "Whether data volumes are encrypted."
+  type        = bool
+}

@@ -1,0 +1,7 @@
+resource "aws_elasticache_replication_group" "cache" {
+  replication_group_id = "app-cache"
+  description          = "Session cache"
+  engine               = "redis"
+  node_type            = "cache.t4g.small"
+  num_cache_clusters   = 2
+}

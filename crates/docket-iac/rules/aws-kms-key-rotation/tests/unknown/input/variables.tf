@@ -1,0 +1,3 @@
+variable "rotate_keys" {
+  type = bool
+}

@@ -1,0 +1,11 @@
+# Inventory service database.
+resource "aws_db_instance" "inventory" {
+  identifier        = "inventory"
+  engine            = "mariadb"
+  instance_class    = "db.t4g.medium"
+  allocated_storage = 30
+
+  tags = {
+    Service = "inventory"
+  }
+}

@@ -1,0 +1,7 @@
+resource "aws_db_instance" "shop" {
+  identifier        = "shop"
+  engine            = "mysql"
+  engine_version    = "8.0"
+  instance_class    = "db.t4g.medium"
+  allocated_storage = 20
+}

@@ -1,0 +1,7 @@
+resource "aws_db_instance" "shop" {
+  identifier                          = "shop"
+  engine                              = "postgres"
+  instance_class                      = "db.t4g.medium"
+  allocated_storage                   = 20
+  iam_database_authentication_enabled = true
+}

@@ -1,0 +1,8 @@
+resource "aws_db_instance" "analytics" {
+  identifier          = "analytics"
+  engine              = "postgres"
+  instance_class      = "db.r6g.large"
+  allocated_storage   = 200
+  publicly_accessible = false
+  storage_encrypted   = true
+}

@@ -1,0 +1,3 @@
+variable "encrypt_storage" {
+  type = bool
+}

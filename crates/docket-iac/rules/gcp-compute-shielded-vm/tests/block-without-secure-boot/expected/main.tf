@@ -1,0 +1,22 @@
+resource "google_compute_instance" "worker" {
+  name         = "worker-1"
+  machine_type = "n2-standard-4"
+  zone         = "us-central1-a"
+
+  boot_disk {
+    initialize_params {
+      image = "ubuntu-os-cloud/ubuntu-2204-lts"
+    }
+  }
+
+  network_interface {
+    subnetwork = "workers"
+  }
+
+  shielded_instance_config {
+    enable_vtpm                 = true
+    enable_integrity_monitoring = true
+
+    enable_secure_boot = true
+  }
+}

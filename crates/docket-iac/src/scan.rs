@@ -1,0 +1,444 @@
+//! Running the catalog over a workspace: findings with their exact location.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Catalog, CheckKind, Condition, Missing, References, Rule, Severity};
+use crate::custom;
+use crate::eval::{Lookup, Node, Scope, Val, Value};
+use crate::model::{Resource, Workspace};
+use crate::source::ParseError;
+
+/// A finding is either a violation or a value that could not be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Violation,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Violation => "violation",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+/// One finding, as reported to users, SARIF and the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub address: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub message: String,
+    /// Why the value could not be judged (unknown findings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Stable across unrelated edits: rule, address and the place inside the resource.
+    pub fingerprint: String,
+    pub fixable: bool,
+    pub references: References,
+}
+
+/// What a scan saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ParseError>,
+    pub warnings: Vec<String>,
+    pub files: usize,
+    pub resources: usize,
+}
+
+/// Which rules run, and the parameters of rules that take them.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub rules: BTreeSet<String>,
+    pub min_severity: Option<Severity>,
+    /// Parameters per rule id (directed rules such as image updates need them).
+    pub params: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+/// A finding before it is reported, with what the fixer needs.
+#[derive(Clone)]
+pub struct Hit<'w> {
+    pub rule: &'w Rule,
+    pub resource: &'w Resource,
+    pub status: Status,
+    pub file: usize,
+    pub span: Range<usize>,
+    pub message: String,
+    pub reason: Option<String>,
+    /// Where inside the resource: `multi_az`, `container[1]`.
+    pub place: String,
+    /// The block the fix applies to (resource or nested block).
+    pub node: Node<'w>,
+    /// Custom checks attach what their fix needs.
+    pub custom: Option<custom::FixData>,
+}
+
+pub fn resource_node<'w>(ws: &'w Workspace, r: &Resource) -> Option<Node<'w>> {
+    let block = ws.block(r.block)?;
+    Some(Node {
+        ws,
+        instance: r.instance,
+        file: r.block.file,
+        block,
+        scope: Scope::default(),
+        dynamic_unknown: r
+            .many
+            .then(|| format!("{} has several instances (count/for_each)", r.address)),
+        dynamic_span: None,
+    })
+    .map(|mut n| {
+        // `count`/`for_each` make instances, but their bodies are the same text:
+        // judge the text, and let values that depend on the instance be unknown.
+        n.dynamic_unknown = None;
+        n
+    })
+}
+
+/// All hits of the selected rules.
+pub fn hits<'w>(ws: &'w Workspace, catalog: &'w Catalog, opts: &ScanOptions) -> Vec<Hit<'w>> {
+    let dispatch = catalog.by_resource_type();
+    let mut out = Vec::new();
+    for resource in &ws.resources {
+        let Some(rules) = dispatch.get(resource.kind.as_str()) else {
+            continue;
+        };
+        let Some(node) = resource_node(ws, resource) else {
+            continue;
+        };
+        for rule in rules {
+            if !opts.rules.is_empty() && !opts.rules.contains(&rule.id) {
+                continue;
+            }
+            if opts.min_severity.is_some_and(|m| rule.severity < m) {
+                continue;
+            }
+            let params = effective_params(rule, opts.params.get(&rule.id));
+            match rule.check.kind {
+                CheckKind::Attribute => check_attributes(rule, resource, &node, &mut out),
+                CheckKind::Custom => custom::check(rule, resource, &node, &params, &mut out),
+            }
+        }
+    }
+    out
+}
+
+/// Rule parameters: given values over defaults.
+pub fn effective_params(rule: &Rule, given: Option<&BTreeMap<String, Json>>) -> BTreeMap<String, Json> {
+    let mut out = BTreeMap::new();
+    if let Some(fix) = &rule.fix {
+        for p in &fix.params {
+            if let Some(d) = &p.default {
+                out.insert(p.name.clone(), toml_to_json(d));
+            }
+        }
+    }
+    if let Some(given) = given {
+        for (k, v) in given {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+pub fn toml_to_json(v: &toml::Value) -> Json {
+    match v {
+        toml::Value::String(s) => Json::String(s.clone()),
+        toml::Value::Integer(i) => Json::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        toml::Value::Boolean(b) => Json::Bool(*b),
+        toml::Value::Datetime(d) => Json::String(d.to_string()),
+        toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Json::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
+}
+
+/// Runs a scan and turns hits into findings, sorted by file, line and rule.
+pub fn scan(ws: &Workspace, catalog: &Catalog, opts: &ScanOptions) -> ScanReport {
+    let mut findings: Vec<Finding> = hits(ws, catalog, opts).iter().map(|h| finding(ws, h)).collect();
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.rule_id, &a.address).cmp(&(&b.file, b.line, b.column, &b.rule_id, &b.address))
+    });
+    findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.file == b.file);
+    ScanReport {
+        findings,
+        errors: ws.errors.clone(),
+        warnings: ws.warnings.clone(),
+        files: ws.files.len(),
+        resources: ws.resources.len(),
+    }
+}
+
+pub fn finding(ws: &Workspace, h: &Hit<'_>) -> Finding {
+    let file = ws.file(h.file);
+    let (line, column) = file.map_or((1, 1), |f| f.position(h.span.start));
+    let (end_line, end_column) = file.map_or((line, column), |f| {
+        let end = f
+            .text
+            .get(h.span.clone())
+            .and_then(|t| t.find('\n'))
+            .map_or(h.span.end, |n| h.span.start + n);
+        f.position(end)
+    });
+    Finding {
+        rule_id: h.rule.id.clone(),
+        title: h.rule.title.clone(),
+        severity: h.rule.severity,
+        status: h.status,
+        address: h.resource.address.clone(),
+        file: file.map(|f| f.path.clone()).unwrap_or_default(),
+        line,
+        column,
+        end_line,
+        end_column,
+        message: h.message.clone(),
+        reason: h.reason.clone(),
+        fingerprint: fingerprint(&h.rule.id, &h.resource.address, &h.place),
+        fixable: h.rule.fixable(),
+        references: h.rule.references.clone(),
+    }
+}
+
+pub fn fingerprint(rule: &str, address: &str, place: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [rule, address, place] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize()).get(..32).unwrap_or_default().to_owned()
+}
+
+/// The nested blocks an `each` check applies to, with their place names.
+pub fn each_nodes<'w>(node: &Node<'w>, paths: &[String]) -> Vec<(String, Node<'w>)> {
+    for path in paths {
+        let segments: Vec<&str> = path.split('.').collect();
+        let mut current = vec![node.clone()];
+        for seg in &segments {
+            current = current.iter().flat_map(|n| n.children(seg)).collect();
+            if current.is_empty() {
+                break;
+            }
+        }
+        if !current.is_empty() {
+            return current
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (format!("{path}[{i}]"), n))
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+fn check_attributes<'w>(rule: &'w Rule, resource: &'w Resource, node: &Node<'w>, out: &mut Vec<Hit<'w>>) {
+    let targets = if rule.check.each.is_empty() {
+        vec![(String::new(), node.clone())]
+    } else {
+        each_nodes(node, &rule.check.each)
+    };
+    for (place, target) in targets {
+        let mut unknown: Option<(String, Range<usize>)> = None;
+        let mut applies = true;
+        for cond in &rule.check.when {
+            match judge(cond, &target) {
+                Judgement::Pass => {}
+                Judgement::Fail { .. } => {
+                    applies = false;
+                    break;
+                }
+                Judgement::Unknown { reason, span } => {
+                    unknown.get_or_insert((reason, span));
+                }
+            }
+        }
+        if !applies {
+            continue;
+        }
+        let mut violation: Option<(String, Range<usize>)> = None;
+        for cond in &rule.check.all {
+            match judge(cond, &target) {
+                Judgement::Pass => {}
+                Judgement::Fail { span, detail } => {
+                    violation = Some((detail, span));
+                    break;
+                }
+                Judgement::Unknown { reason, span } => {
+                    unknown.get_or_insert((reason, span));
+                }
+            }
+        }
+        let place = if place.is_empty() {
+            rule.check.all.first().map(|c| c.path.clone()).unwrap_or_default()
+        } else {
+            place
+        };
+        let (status, span, message, reason) = match (violation, unknown) {
+            (Some((detail, span)), _) => (Status::Violation, span, format!("{}: {detail}", rule.check.message), None),
+            (None, Some((reason, span))) => (
+                Status::Unknown,
+                span,
+                format!("cannot tell whether {}", rule.check.message),
+                Some(reason),
+            ),
+            (None, None) => continue,
+        };
+        out.push(Hit {
+            rule,
+            resource,
+            status,
+            file: target.file,
+            span,
+            message,
+            reason,
+            place,
+            node: target,
+            custom: None,
+        });
+    }
+}
+
+pub enum Judgement {
+    Pass,
+    Fail { span: Range<usize>, detail: String },
+    Unknown { reason: String, span: Range<usize> },
+}
+
+/// Where a finding about `path` in `node` points: the attribute, or the header
+/// of the deepest block that exists.
+fn header_span(node: &Node<'_>) -> Range<usize> {
+    let s = node.span();
+    let text = node.ws.file(node.file).map(|f| f.slice(&s)).unwrap_or("");
+    let end = text.find('{').map_or(s.end, |i| s.start + i + 1);
+    s.start..end
+}
+
+pub fn judge(cond: &Condition, node: &Node<'_>) -> Judgement {
+    match node.lookup(&cond.path) {
+        Lookup::Found { value, attr, node: holder } => {
+            let span = attr.map_or_else(|| header_span(&holder), |a| crate::model::span_of(a));
+            if value.value == Value::Null {
+                return missing(cond, node);
+            }
+            if !value.is_known() && !matches!(cond.present, Some(true)) {
+                return Judgement::Unknown {
+                    reason: value.unknown_reason().unwrap_or_default(),
+                    span,
+                };
+            }
+            match compare(cond, &value) {
+                Some(true) => Judgement::Pass,
+                Some(false) => Judgement::Fail {
+                    span,
+                    detail: format!("{} is {}", cond.path, describe(&value)),
+                },
+                None => Judgement::Unknown {
+                    reason: format!("{} has a value of an unexpected type", cond.path),
+                    span,
+                },
+            }
+        }
+        Lookup::Missing { .. } => missing(cond, node),
+        Lookup::Unknown { reason, node: holder } => Judgement::Unknown {
+            reason,
+            span: header_span(&holder),
+        },
+    }
+}
+
+fn missing(cond: &Condition, node: &Node<'_>) -> Judgement {
+    let span = header_span(node);
+    if let Some(present) = cond.present {
+        return if present {
+            Judgement::Fail {
+                span,
+                detail: format!("{} is not set", cond.path),
+            }
+        } else {
+            Judgement::Pass
+        };
+    }
+    match cond.missing.unwrap_or(Missing::Violation) {
+        Missing::Pass => Judgement::Pass,
+        Missing::Violation => Judgement::Fail {
+            span,
+            detail: format!("{} is not set", cond.path),
+        },
+    }
+}
+
+pub fn describe(v: &Val) -> String {
+    match &v.value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => crate::eval::format_number(*n),
+        Value::List(items) => {
+            let parts: Vec<String> = items.iter().map(describe).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(_) => "an object".into(),
+        Value::Null => "null".into(),
+        Value::Ref { address, attr } => format!("{address}.{attr}"),
+        Value::Unknown(r) => format!("unknown ({r})"),
+    }
+}
+
+/// Equality between a rule's TOML value and an evaluated value, with Terraform's
+/// string/number/bool conversions.
+pub fn equal(expected: &toml::Value, v: &Val) -> Option<bool> {
+    match expected {
+        toml::Value::Boolean(b) => v.as_bool().map(|x| x == *b),
+        toml::Value::Integer(i) => v.as_f64().map(|x| x == *i as f64),
+        toml::Value::Float(f) => v.as_f64().map(|x| x == *f),
+        toml::Value::String(s) => v.to_text().map(|x| x == *s),
+        _ => None,
+    }
+}
+
+fn compare(cond: &Condition, v: &Val) -> Option<bool> {
+    if let Some(e) = &cond.equals {
+        return Some(equal(e, v).unwrap_or(false));
+    }
+    if let Some(e) = &cond.not_equals {
+        return Some(!equal(e, v).unwrap_or(false));
+    }
+    if let Some(list) = &cond.one_of {
+        return Some(list.iter().any(|e| equal(e, v).unwrap_or(false)));
+    }
+    if let Some(list) = &cond.not_one_of {
+        return Some(!list.iter().any(|e| equal(e, v).unwrap_or(false)));
+    }
+    if let Some(present) = cond.present {
+        return Some(present);
+    }
+    if let Some(list) = &cond.not_contains {
+        let items: Vec<&Val> = match &v.value {
+            Value::List(items) => items.iter().collect(),
+            _ => vec![v],
+        };
+        if items.iter().any(|i| !i.is_known()) {
+            return None;
+        }
+        return Some(!items.iter().any(|i| list.iter().any(|e| equal(e, i).unwrap_or(false))));
+    }
+    if cond.at_least.is_some() || cond.at_most.is_some() {
+        let n = v.as_f64()?;
+        return Some(cond.at_least.is_none_or(|m| n >= m) && cond.at_most.is_none_or(|m| n <= m));
+    }
+    None
+}

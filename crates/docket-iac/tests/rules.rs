@@ -1,0 +1,146 @@
+//! The rule catalog's own test data: every rule folder holds cases of an input
+//! workspace, the findings expected on it, and the workspace expected after
+//! `fix`. One harness walks them all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use docket_iac::catalog::Catalog;
+use docket_iac::fix::{FixRequest, fix};
+use docket_iac::model::Workspace;
+use docket_iac::scan::{ScanOptions, Status, scan};
+use docket_iac::source::SourceSet;
+use serde_json::Value as Json;
+
+fn read_tree(root: &Path) -> SourceSet {
+    fn walk(root: &Path, dir: &Path, out: &mut SourceSet) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.extension().is_some_and(|e| e == "tf") {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut out = SourceSet::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn check_case(id: &str, case: &Path) -> Vec<String> {
+    let mut failures = Vec::new();
+    let name = format!("{id}/{}", case.file_name().unwrap().to_string_lossy());
+    let input = read_tree(&case.join("input"));
+    if input.is_empty() {
+        return vec![format!("{name}: input/ has no .tf files")];
+    }
+    let params: BTreeMap<String, Json> = match std::fs::read_to_string(case.join("params.toml")) {
+        Ok(text) => {
+            let table: toml::Table = toml::from_str(&text).unwrap();
+            table
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::to_value(v).unwrap()))
+                .collect()
+        }
+        Err(_) => BTreeMap::new(),
+    };
+    let catalog = Catalog::builtin().unwrap();
+    let rules: BTreeSet<String> = [id.to_owned()].into();
+    let all_params: BTreeMap<String, BTreeMap<String, Json>> = [(id.to_owned(), params.clone())].into();
+    let opts = ScanOptions {
+        rules: rules.clone(),
+        min_severity: None,
+        params: all_params.clone(),
+    };
+    let ws = Workspace::load(&input);
+    if !ws.errors.is_empty() {
+        failures.push(format!("{name}: input does not parse: {:?}", ws.errors));
+    }
+    let report = scan(&ws, catalog, &opts);
+    let mut got: Vec<Json> = report
+        .findings
+        .iter()
+        .map(|f| serde_json::json!({"address": f.address, "status": f.status.as_str(), "file": f.file, "line": f.line}))
+        .collect();
+    let mut want: Vec<Json> =
+        serde_json::from_str(&std::fs::read_to_string(case.join("findings.json")).unwrap()).unwrap();
+    let key = |v: &Json| v.to_string();
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    if got != want {
+        failures.push(format!(
+            "{name}: findings differ\n  want {}\n  got  {}\n  messages: {:?}",
+            Json::Array(want),
+            Json::Array(got),
+            report.findings.iter().map(|f| (&f.message, &f.reason)).collect::<Vec<_>>()
+        ));
+    }
+    let req = FixRequest {
+        rules,
+        targets: BTreeSet::new(),
+        params: all_params,
+    };
+    let outcome = fix(&input, catalog, &req);
+    let mut fixed = input.clone();
+    for (path, text) in &outcome.changed {
+        fixed.insert(path.clone(), text.clone());
+    }
+    let expected_dir = case.join("expected");
+    if expected_dir.is_dir() {
+        let expected = read_tree(&expected_dir);
+        if expected != fixed {
+            for (path, want) in expected.iter() {
+                let got = fixed.get(path).unwrap_or("<missing>");
+                if got != want {
+                    failures.push(format!(
+                        "{name}: {path} after fix differs\n--- want\n{want}\n--- got\n{got}\n--- skipped {:?}",
+                        outcome.skipped
+                    ));
+                }
+            }
+        }
+        let ws = Workspace::load(&fixed);
+        if !ws.errors.is_empty() {
+            failures.push(format!("{name}: fixed files do not parse: {:?}", ws.errors));
+        }
+        let after = scan(&ws, catalog, &opts);
+        if after.findings.iter().any(|f| f.status == Status::Violation) {
+            failures.push(format!("{name}: violations remain after fix: {:?}", after.findings));
+        }
+        let again = fix(&fixed, catalog, &req);
+        if again.changed_anything() {
+            failures.push(format!("{name}: a second fix changed files again: {:?}", again.changed));
+        }
+    } else if outcome.changed_anything() {
+        failures.push(format!("{name}: fix changed files but the case has no expected/: {:?}", outcome.changed));
+    }
+    failures
+}
+
+#[test]
+fn every_rule_passes_its_own_cases() {
+    let catalog = Catalog::builtin().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for rule in catalog.rules() {
+        let dir = root.join(&rule.id).join("tests");
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        assert!(entries.len() >= 2, "rule {} has fewer than two test cases", rule.id);
+        for case in entries {
+            cases += 1;
+            failures.extend(check_case(&rule.id, &case));
+        }
+    }
+    assert!(catalog.rules().len() >= 40, "the catalog has {} rules", catalog.rules().len());
+    assert!(cases >= 80, "only {cases} rule cases were found");
+    assert!(failures.is_empty(), "{} failing case(s):\n\n{}", failures.len(), failures.join("\n\n"));
+}
