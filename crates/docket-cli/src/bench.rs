@@ -24,6 +24,10 @@ pub enum BenchCommand {
     /// `docket run` around a trivial agent with no validation, against the raw git
     /// work a run must do (worktree add, commit, worktree remove), in the same process.
     Run(RunBenchArgs),
+    /// Every rattleback-style scenario (a Terraform workspace with a REMEDIATION.md)
+    /// through the golden path with the fixer agent, then re-scan, idempotency,
+    /// reproducibility and untouched-file checks; one row per scenario.
+    Rattleback(crate::bench_rattleback::RattlebackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +82,7 @@ pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyho
     let args = match cmd {
         BenchCommand::Ledger(args) => args,
         BenchCommand::Run(args) => return bench_run(&args, out).await,
+        BenchCommand::Rattleback(args) => return crate::bench_rattleback::run(args, out).await,
     };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {
@@ -278,7 +283,7 @@ async fn bench_ledger(
     })
 }
 
-async fn close(ledger: Arc<Ledger>) {
+pub(crate) async fn close(ledger: Arc<Ledger>) {
     if let Ok(ledger) = Arc::try_unwrap(ledger) {
         ledger.close().await;
     }

@@ -3,9 +3,11 @@
 //! 2 error).
 
 mod bench;
+mod bench_rattleback;
 mod blob_cmd;
 mod context;
 mod gitref;
+mod iac_cmd;
 mod key_cmd;
 mod log_cmd;
 mod output;
@@ -52,6 +54,8 @@ struct Cli {
 pub enum Format {
     Text,
     Json,
+    /// SARIF 2.1.0, for `scan` (code-scanning uploaders read it).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +83,18 @@ enum Command {
     /// Measure docket on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Scan Terraform for rule violations. Exit 0 clean, 1 findings at or above
+    /// --fail-on, 2 nothing could be scanned.
+    Scan(iac_cmd::ScanArgs),
+    /// Fix rule violations in Terraform with format-preserving edits. Exit 0 done or
+    /// nothing to do, 1 with --check when files would change.
+    Fix(iac_cmd::FixArgs),
+    /// Turn a remediation ticket into a fix plan (JSON): rules, targets, parameters,
+    /// and needs-human items with their reasons.
+    Plan(iac_cmd::PlanArgs),
+    /// The IaC rule catalog.
+    #[command(subcommand)]
+    Rules(iac_cmd::RulesCommand),
     /// A guided tour in a throw-away directory: a governed demo repository where one
     /// ticket publishes and one is blocked, then the evidence is proven and verified.
     Quickstart(quickstart::QuickstartArgs),
@@ -138,6 +154,9 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         home: cli.home,
         database_url: cli.database_url,
     };
+    if cli.format == Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
+        anyhow::bail!("--format sarif is only for `docket scan`; use text or json here");
+    }
     match cli.command {
         Command::Init(args) => run_cmd::init(args, &global, out).await,
         Command::Intake(args) => run_cmd::intake(args, &global, out).await,
@@ -148,5 +167,9 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         Command::Blob(cmd) => blob_cmd::run(cmd, &global, out).await,
         Command::Bench(cmd) => bench::run(cmd, &global, out).await,
         Command::Quickstart(args) => quickstart::run(args, out).await,
+        Command::Scan(args) => iac_cmd::scan(args, out),
+        Command::Fix(args) => iac_cmd::fix(args, out),
+        Command::Plan(args) => iac_cmd::plan(args, out),
+        Command::Rules(cmd) => iac_cmd::rules(cmd, out),
     }
 }

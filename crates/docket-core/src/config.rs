@@ -78,6 +78,9 @@ impl Default for IntakeConfig {
 pub enum AgentKind {
     /// Run `agent.command` as a process, without a shell.
     Exec,
+    /// docket's own Terraform fixer: plans from the ticket and applies the plan
+    /// with the rule catalog. No model, no command.
+    Fixer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -575,6 +578,14 @@ fn validate_agent(agent: &AgentConfig) -> Result<(), Problem> {
             }
             validate_argv(&agent.command, key(&["agent", "command"]))?;
         }
+        Some(AgentKind::Fixer) => {
+            if !agent.command.is_empty() {
+                return Err(problem(
+                    key(&["agent", "command"]),
+                    r#"the fixer agent runs inside docket; remove `command` when kind = "fixer""#,
+                ));
+            }
+        }
     }
     for (i, name) in agent.env.iter().enumerate() {
         if !is_env_name(name) {
@@ -734,7 +745,8 @@ require_routing = true
 assignees = []
 
 [agent]
-# How the agent runs. "exec" runs `command` as a process, without a shell.
+# How the agent runs. "exec" runs `command` as a process, without a shell;
+# "fixer" is docket's own Terraform fixer (plans from the ticket, no model, no command).
 # No agent is configured until kind and command are set, and docket will not run one.
 # kind = "exec"
 # The agent's program and arguments (argv). Required when kind = "exec".

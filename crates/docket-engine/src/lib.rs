@@ -2,6 +2,7 @@
 //! rules, validation, governance checks, publish, and the evidence of each step.
 
 pub mod git;
+pub mod iac;
 pub mod process;
 pub mod record;
 pub mod review;

@@ -399,6 +399,7 @@ impl Engine {
             agent: AgentRef {
                 kind: match agent_kind {
                     AgentKind::Exec => "exec".into(),
+                    AgentKind::Fixer => "fixer".into(),
                 },
                 command: config.agent.command.clone(),
                 model: None,
@@ -653,6 +654,9 @@ impl Engine {
                 report.display().to_string(),
             ));
         }
+        if config.agent.kind == Some(AgentKind::Fixer) {
+            return self.run_fixer_agent(ctx, rec, dir, purpose, attempt).await;
+        }
         let spec = CommandSpec {
             argv: config.agent.command.clone(),
             cwd: dir.to_owned(),
@@ -679,6 +683,74 @@ impl Engine {
             kinds::AGENT,
             json!({"attempt": attempt, "cancelled": outcome.cancelled}),
             vec![stdout, stderr],
+        )
+        .await?;
+        ctx.record.attempts.push(attempt.clone());
+        Ok((outcome, attempt))
+    }
+
+    /// The built-in `fixer` agent: plans from the ticket and applies the plan in
+    /// `dir`, in-process and without a model. Its report is the attempt's stdout,
+    /// so the plan, the rule references and every finding's status are evidence.
+    async fn run_fixer_agent(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        dir: &Path,
+        purpose: &str,
+        attempt: u32,
+    ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
+        let started = std::time::Instant::now();
+        let ticket = std::fs::read_to_string(&ctx.ticket_file).map_err(io_err(&ctx.ticket_file))?;
+        let dir_owned = dir.to_owned();
+        let report = tokio::task::spawn_blocking(move || crate::iac::run_fixer(&dir_owned, &ticket))
+            .await
+            .map_err(|e| EngineError::Config(format!("the fixer stopped unexpectedly: {e}")))??;
+        let verdict = report.verdict;
+        let stdout = serde_json::to_vec_pretty(&report).map_err(|e| EngineError::Config(e.to_string()))?;
+        let summary = format!(
+            "fixer: {} ({} fix(es) applied, {} needs-human item(s))\n",
+            verdict,
+            report.outcome.applied.len(),
+            report.plan.needs_human.len()
+        );
+        let outcome = CommandOutcome {
+            argv: vec!["docket-fixer".into()],
+            exit_code: Some(if verdict == "failed" { 1 } else { 0 }),
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            duration: started.elapsed(),
+            stdout,
+            stderr: summary.into_bytes(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+        };
+        let stdout_blob = rec.blob(&outcome.stdout)?;
+        let stderr_blob = rec.blob(&outcome.stderr)?;
+        let attempt = AgentAttempt {
+            purpose: purpose.into(),
+            attempt,
+            argv: outcome.argv.clone(),
+            exit_code: outcome.exit_code,
+            signal: None,
+            timed_out: false,
+            duration_ms: outcome.duration.as_millis() as u64,
+            stdout_digest: stdout_blob.to_string(),
+            stderr_digest: stderr_blob.to_string(),
+        };
+        let fixer = json!({
+            "verdict": verdict,
+            "plan": report.plan,
+            "applied": report.outcome.applied,
+            "skipped": report.outcome.skipped,
+            "new_findings": report.new_findings,
+            "unresolved": report.unresolved,
+        });
+        rec.stage(
+            kinds::AGENT,
+            json!({"attempt": attempt, "cancelled": false, "fixer": fixer}),
+            vec![stdout_blob, stderr_blob],
         )
         .await?;
         ctx.record.attempts.push(attempt.clone());

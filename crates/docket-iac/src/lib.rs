@@ -9,6 +9,7 @@ pub mod custom;
 pub mod eval;
 pub mod fix;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod sarif;
 pub mod scan;

@@ -1,0 +1,41 @@
+# Checkout API with its log shipper.
+resource "kubernetes_deployment_v1" "checkout" {
+  metadata {
+    name      = "checkout"
+    namespace = "shop"
+  }
+
+  spec {
+    replicas = 3
+
+    selector {
+      match_labels = {
+        app = "checkout"
+      }
+    }
+
+    template {
+      metadata {
+        labels = {
+          app = "checkout"
+        }
+      }
+
+      spec {
+        container {
+          name  = "api"
+          image = "ghcr.io/acme/checkout:2.8.1"
+
+          port {
+            container_port = 8080
+          }
+        }
+
+        container {
+          name  = "log-shipper"
+          image = "fluent/fluent-bit:3.0.7"
+        }
+      }
+    }
+  }
+}
