@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod concurrency;
 mod golden_path;
+mod iac;
 mod snapshots_cli;
 mod tamper;
