@@ -17,9 +17,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     ids.sort();
-    let mut out = String::from("/// Every rule file, by folder name, sorted.\npub(crate) const RULE_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Every rule file, by folder name, sorted.\npub(crate) const RULE_FILES: &[(&str, &str)] = &[\n",
+    );
     for (id, path) in &ids {
-        writeln!(out, "    ({id:?}, include_str!({:?})),", path.display().to_string())?;
+        writeln!(
+            out,
+            "    ({id:?}, include_str!({:?})),",
+            path.display().to_string()
+        )?;
     }
     out.push_str("];\n");
     let target = Path::new(&std::env::var("OUT_DIR")?).join("rule_files.rs");

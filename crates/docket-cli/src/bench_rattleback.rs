@@ -66,9 +66,14 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         .collect();
     scenarios.sort();
     if scenarios.is_empty() {
-        anyhow::bail!("{} holds no scenario folders (folders with a REMEDIATION.md)", args.dir.display());
+        anyhow::bail!(
+            "{} holds no scenario folders (folders with a REMEDIATION.md)",
+            args.dir.display()
+        );
     }
-    let scratch = tempfile::Builder::new().prefix("docket-rattleback-").tempdir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("docket-rattleback-")
+        .tempdir()?;
     let home = scratch.path().join("home");
     let ledger = Arc::new(Ledger::open(&LedgerConfig::sqlite_in(&home)).await?);
     let engine = docket_engine::run::Engine {
@@ -78,7 +83,10 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
     let total = Instant::now();
     let mut rows = Vec::new();
     for scenario in &scenarios {
-        let name = scenario.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = scenario
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let repo = scratch.path().join(&name);
         copy_tree(scenario, &repo)?;
         std::fs::write(
@@ -88,7 +96,19 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         )?;
         git(&repo, &["init", "-q", "-b", "main"])?;
         git(&repo, &["add", "-A"])?;
-        git(&repo, &["-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "scenario"])?;
+        git(
+            &repo,
+            &[
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@example.com",
+                "commit",
+                "-q",
+                "-m",
+                "scenario",
+            ],
+        )?;
         let base = git(&repo, &["rev-parse", "HEAD"])?.trim().to_owned();
         let start = Instant::now();
         let (_tx, cancel) = docket_engine::process::cancel_channel();
@@ -117,30 +137,96 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         let mut status = plan.status().to_owned();
         if let Some(output) = report.record.output.as_ref().filter(|_| published) {
             let wt = scratch.path().join(format!("{name}-published"));
-            git(&repo, &["worktree", "add", "-q", "--detach", &wt.display().to_string(), &output.commit])?;
+            git(
+                &repo,
+                &[
+                    "worktree",
+                    "add",
+                    "-q",
+                    "--detach",
+                    &wt.display().to_string(),
+                    &output.commit,
+                ],
+            )?;
             let (_, fixed) = read_workspace(&wt)?;
             let req = plan.request();
-            let opts = ScanOptions { rules: req.rules.clone(), min_severity: None, params: req.params.clone() };
+            let opts = ScanOptions {
+                rules: req.rules.clone(),
+                min_severity: None,
+                params: req.params.clone(),
+            };
             let before = scan(&Workspace::load(&original), catalog, &opts);
             let ws = Workspace::load(&fixed);
             let after = scan(&ws, catalog, &opts);
             let targeted: BTreeSet<String> = req.targets.clone();
-            let left: Vec<_> = after.findings.iter().filter(|f| f.status == Status::Violation && targeted.contains(&f.address)).collect();
-            let new: Vec<_> = after.findings.iter().filter(|f| !before.findings.iter().any(|b| b.fingerprint == f.fingerprint)).collect();
-            checks.push(if left.is_empty() { "targets resolved".into() } else { format!("{} targeted finding(s) remain", left.len()) });
-            checks.push(if new.is_empty() { "no new findings".into() } else { format!("{} new finding(s)", new.len()) });
-            checks.push(if ws.errors.is_empty() { "edited files parse".into() } else { format!("parse errors: {:?}", ws.errors) });
+            let left: Vec<_> = after
+                .findings
+                .iter()
+                .filter(|f| f.status == Status::Violation && targeted.contains(&f.address))
+                .collect();
+            let new: Vec<_> = after
+                .findings
+                .iter()
+                .filter(|f| {
+                    !before
+                        .findings
+                        .iter()
+                        .any(|b| b.fingerprint == f.fingerprint)
+                })
+                .collect();
+            checks.push(if left.is_empty() {
+                "targets resolved".into()
+            } else {
+                format!("{} targeted finding(s) remain", left.len())
+            });
+            checks.push(if new.is_empty() {
+                "no new findings".into()
+            } else {
+                format!("{} new finding(s)", new.len())
+            });
+            checks.push(if ws.errors.is_empty() {
+                "edited files parse".into()
+            } else {
+                format!("parse errors: {:?}", ws.errors)
+            });
             let again = fix(&fixed, catalog, &req);
-            checks.push(if again.changed_anything() { "NOT idempotent".into() } else { "idempotent".into() });
+            checks.push(if again.changed_anything() {
+                "NOT idempotent".into()
+            } else {
+                "idempotent".into()
+            });
             let replay = fix(&original, catalog, &req);
-            let same = replay.changed.iter().all(|(p, t)| fixed.get(p) == Some(t.as_str()));
-            checks.push(if same { "reproducible".into() } else { "NOT reproducible".into() });
+            let same = replay
+                .changed
+                .iter()
+                .all(|(p, t)| fixed.get(p) == Some(t.as_str()));
+            checks.push(if same {
+                "reproducible".into()
+            } else {
+                "NOT reproducible".into()
+            });
             let touched = git(&repo, &["diff", "--name-only", &base, &output.commit])?;
-            let unexpected: Vec<&str> = touched.lines().filter(|f| !replay.changed.contains_key(*f)).collect();
-            checks.push(if unexpected.is_empty() { "other files byte-identical".into() } else { format!("unexpected edits: {unexpected:?}") });
+            let unexpected: Vec<&str> = touched
+                .lines()
+                .filter(|f| !replay.changed.contains_key(*f))
+                .collect();
+            checks.push(if unexpected.is_empty() {
+                "other files byte-identical".into()
+            } else {
+                format!("unexpected edits: {unexpected:?}")
+            });
             fixes = replay.applied.len();
-            git(&repo, &["worktree", "remove", "--force", &wt.display().to_string()])?;
-            if !left.is_empty() || !new.is_empty() || !ws.errors.is_empty() || again.changed_anything() || !same || !unexpected.is_empty() {
+            git(
+                &repo,
+                &["worktree", "remove", "--force", &wt.display().to_string()],
+            )?;
+            if !left.is_empty()
+                || !new.is_empty()
+                || !ws.errors.is_empty()
+                || again.changed_anything()
+                || !same
+                || !unexpected.is_empty()
+            {
                 status = "failed".into();
             } else if status == "fixable" {
                 status = "fixed".into();
@@ -148,7 +234,10 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         } else if plan.items.is_empty() {
             status = "needs-human".into();
         } else {
-            status = format!("not published ({})", report.record.outcome.reasons.join("; "));
+            status = format!(
+                "not published ({})",
+                report.record.outcome.reasons.join("; ")
+            );
         }
         let detail = plan
             .needs_human
@@ -169,17 +258,39 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
     drop(engine);
     crate::bench::close(ledger).await;
     let fixed = rows.iter().filter(|r| r.status == "fixed").count();
-    let failed = rows.iter().any(|r| r.status.starts_with("failed") || r.status.starts_with("not published"));
+    let failed = rows
+        .iter()
+        .any(|r| r.status.starts_with("failed") || r.status.starts_with("not published"));
     if out.json() {
         out.json_value(&serde_json::json!({"rows": rows, "fixed": fixed, "scenarios": rows.len(), "seconds": total.elapsed().as_secs_f64()}))?;
     } else {
         out.line("| scenario | status | fixes | rules | time | detail |");
         out.line("|---|---|---|---|---|---|");
         for r in &rows {
-            let detail = if r.detail.is_empty() { r.checks.join(", ") } else { r.detail.clone() };
-            out.line(format!("| {} | {} | {} | {} | {:.2} s | {} |", r.scenario, r.status, r.fixes, r.rules.join(", "), r.seconds, detail));
+            let detail = if r.detail.is_empty() {
+                r.checks.join(", ")
+            } else {
+                r.detail.clone()
+            };
+            out.line(format!(
+                "| {} | {} | {} | {} | {:.2} s | {} |",
+                r.scenario,
+                r.status,
+                r.fixes,
+                r.rules.join(", "),
+                r.seconds,
+                detail
+            ));
         }
-        out.line(format!("\n{fixed} of {} fully fixed; total {:.1} s", rows.len(), total.elapsed().as_secs_f64()));
+        out.line(format!(
+            "\n{fixed} of {} fully fixed; total {:.1} s",
+            rows.len(),
+            total.elapsed().as_secs_f64()
+        ));
     }
-    Ok(if failed { Outcome::Failed } else { Outcome::Success })
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
 }

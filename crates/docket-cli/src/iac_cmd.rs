@@ -96,7 +96,8 @@ fn check_rules(catalog: &Catalog, ids: &[String]) -> anyhow::Result<BTreeSet<Str
 }
 
 fn severity(text: &str) -> anyhow::Result<Severity> {
-    Severity::parse(text).with_context(|| format!("unknown severity {text:?}: use low, medium, high or critical"))
+    Severity::parse(text)
+        .with_context(|| format!("unknown severity {text:?}: use low, medium, high or critical"))
 }
 
 /// `RULE.KEY=VALUE` (or `KEY=VALUE` applied to every rule in `rules`).
@@ -112,11 +113,17 @@ fn parse_params(
             .with_context(|| format!("--param {item:?} is not KEY=VALUE"))?;
         match k.split_once('.') {
             Some((rule, key)) if catalog.get(rule).is_some() => {
-                out.entry(rule.to_owned()).or_default().insert(key.to_owned(), parse_value(v));
+                out.entry(rule.to_owned())
+                    .or_default()
+                    .insert(key.to_owned(), parse_value(v));
             }
             _ => {
                 let targets: Vec<&Rule> = if rules.is_empty() {
-                    catalog.rules().iter().filter(|r| r.param(k).is_some()).collect()
+                    catalog
+                        .rules()
+                        .iter()
+                        .filter(|r| r.param(k).is_some())
+                        .collect()
                 } else {
                     rules.iter().filter_map(|r| catalog.get(r)).collect()
                 };
@@ -124,7 +131,9 @@ fn parse_params(
                     bail!("no selected rule takes a parameter {k:?}; use RULE.{k}=VALUE or --rule");
                 }
                 for r in targets {
-                    out.entry(r.id.clone()).or_default().insert(k.to_owned(), parse_value(v));
+                    out.entry(r.id.clone())
+                        .or_default()
+                        .insert(k.to_owned(), parse_value(v));
                 }
             }
         }
@@ -133,8 +142,8 @@ fn parse_params(
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<(PathBuf, docket_iac::source::SourceSet)> {
-    let (root, sources) =
-        read_workspace(path).with_context(|| format!("cannot read Terraform at {}", path.display()))?;
+    let (root, sources) = read_workspace(path)
+        .with_context(|| format!("cannot read Terraform at {}", path.display()))?;
     if sources.is_empty() {
         bail!("{} holds no .tf files", path.display());
     }
@@ -165,10 +174,18 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
         for e in &report.errors {
             out.note(format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message));
         }
-        bail!("none of the {} Terraform file(s) under {} could be parsed", report.files, args.path.display());
+        bail!(
+            "none of the {} Terraform file(s) under {} could be parsed",
+            report.files,
+            args.path.display()
+        );
     }
     match out.format {
-        Format::Sarif => out.json_value(&docket_iac::sarif::to_sarif(&report, catalog, env!("CARGO_PKG_VERSION")))?,
+        Format::Sarif => out.json_value(&docket_iac::sarif::to_sarif(
+            &report,
+            catalog,
+            env!("CARGO_PKG_VERSION"),
+        ))?,
         Format::Json => {
             let summary = serde_json::json!({
                 "files": report.files,
@@ -190,18 +207,28 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
                     Status::Violation => f.severity.as_str().to_uppercase(),
                     Status::Unknown => "UNKNOWN".into(),
                 };
-                out.line(format!("{}:{}:{}: {status} {} {}: {}", f.file, f.line, f.column, f.rule_id, f.address, f.message));
+                out.line(format!(
+                    "{}:{}:{}: {status} {} {}: {}",
+                    f.file, f.line, f.column, f.rule_id, f.address, f.message
+                ));
                 if let Some(reason) = &f.reason {
                     out.line(format!("    unknown because {reason}"));
                 }
             }
             for e in &report.errors {
-                out.line(format!("{}:{}:{}: PARSE ERROR {}", e.file, e.line, e.column, e.message));
+                out.line(format!(
+                    "{}:{}:{}: PARSE ERROR {}",
+                    e.file, e.line, e.column, e.message
+                ));
             }
             for w in &report.warnings {
                 out.note(format!("warning: {w}"));
             }
-            let violations = report.findings.iter().filter(|f| f.status == Status::Violation).count();
+            let violations = report
+                .findings
+                .iter()
+                .filter(|f| f.status == Status::Violation)
+                .count();
             let unknown = report.findings.len() - violations;
             out.note(format!(
                 "{} file(s), {} resource(s): {violations} violation(s), {unknown} unknown, {} file(s) not parsed",
@@ -218,19 +245,37 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
     if !report.errors.is_empty() {
         out.note("some files could not be parsed; the rest were scanned");
     }
-    Ok(if failing { Outcome::Failed } else { Outcome::Success })
+    Ok(if failing {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
 }
 
 pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
     let catalog = catalog()?;
     let mut req = match &args.plan {
         Some(file) => {
-            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read plan {}", file.display()))?;
-            let plan: Plan = serde_json::from_str(&text).with_context(|| format!("{} is not a docket plan", file.display()))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read plan {}", file.display()))?;
+            let plan: Plan = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a docket plan", file.display()))?;
             if plan.schema != docket_iac::plan::PLAN_SCHEMA {
-                bail!("{} has schema {:?}; this docket reads {}", file.display(), plan.schema, docket_iac::plan::PLAN_SCHEMA);
+                bail!(
+                    "{} has schema {:?}; this docket reads {}",
+                    file.display(),
+                    plan.schema,
+                    docket_iac::plan::PLAN_SCHEMA
+                );
             }
-            check_rules(catalog, &plan.items.iter().map(|i| i.rule.clone()).collect::<Vec<_>>())?;
+            check_rules(
+                catalog,
+                &plan
+                    .items
+                    .iter()
+                    .map(|i| i.rule.clone())
+                    .collect::<Vec<_>>(),
+            )?;
             plan.request()
         }
         None => FixRequest::default(),
@@ -246,11 +291,16 @@ pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
         for e in &ws.errors {
             out.note(format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message));
         }
-        bail!("{} file(s) under {} do not parse; fix them before fixing rules (nothing was changed)", ws.errors.len(), args.path.display());
+        bail!(
+            "{} file(s) under {} do not parse; fix them before fixing rules (nothing was changed)",
+            ws.errors.len(),
+            args.path.display()
+        );
     }
     let outcome = run_fix(&sources, catalog, &req);
     if !args.check {
-        write_changes(&root, &outcome).with_context(|| format!("cannot write fixes under {}", root.display()))?;
+        write_changes(&root, &outcome)
+            .with_context(|| format!("cannot write fixes under {}", root.display()))?;
     }
     if out.json() {
         out.json_value(&serde_json::json!({
@@ -268,44 +318,72 @@ pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
             for c in &a.changes {
                 out.line(format!(
                     "    {}: lines {}-{} -> {}-{}",
-                    c.file, c.before.start_line, c.before.end_line, c.after.start_line, c.after.end_line
+                    c.file,
+                    c.before.start_line,
+                    c.before.end_line,
+                    c.after.start_line,
+                    c.after.end_line
                 ));
                 for line in c.after.text.lines().filter(|l| !l.trim().is_empty()) {
                     out.line(format!("      + {line}"));
                 }
             }
             for t in &a.findings {
-                out.line(format!("    finding {} at {}:{} -> {:?}", t.fingerprint, t.file, t.line, t.status).to_lowercase());
+                out.line(
+                    format!(
+                        "    finding {} at {}:{} -> {:?}",
+                        t.fingerprint, t.file, t.line, t.status
+                    )
+                    .to_lowercase(),
+                );
             }
         }
         for s in &outcome.skipped {
-            out.line(format!("not fixed {} {}: {}", s.rule_id, s.address, s.reason));
+            out.line(format!(
+                "not fixed {} {}: {}",
+                s.rule_id, s.address, s.reason
+            ));
         }
         if outcome.changed.is_empty() {
             out.note("nothing to change: every selected fix is already in place");
         } else if args.check {
-            out.note(format!("{} file(s) would change (--check: nothing written)", outcome.changed.len()));
+            out.note(format!(
+                "{} file(s) would change (--check: nothing written)",
+                outcome.changed.len()
+            ));
         } else {
             out.note(format!("{} file(s) changed", outcome.changed.len()));
         }
     }
-    Ok(if args.check && outcome.changed_anything() { Outcome::Failed } else { Outcome::Success })
+    Ok(if args.check && outcome.changed_anything() {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
 }
 
 pub fn plan(args: PlanArgs, out: &Output) -> anyhow::Result<Outcome> {
     let catalog = catalog()?;
-    let ticket = std::fs::read_to_string(&args.ticket).with_context(|| format!("cannot read ticket {}", args.ticket.display()))?;
+    let ticket = std::fs::read_to_string(&args.ticket)
+        .with_context(|| format!("cannot read ticket {}", args.ticket.display()))?;
     let (_, sources) = load(&args.path)?;
     let plan = make_plan(&sources, catalog, &ticket);
     if out.format == Format::Text {
         out.line(format!("plan: {}", plan.status()));
         for i in &plan.items {
-            out.line(format!("  fix {} on {} {}", i.rule, i.targets.join(", "), serde_json::to_string(&i.params)?));
+            out.line(format!(
+                "  fix {} on {} {}",
+                i.rule,
+                i.targets.join(", "),
+                serde_json::to_string(&i.params)?
+            ));
         }
         for n in &plan.needs_human {
             out.line(format!("  needs-human {}: {}", n.subject, n.reason));
         }
-        out.note("write it with --format json > plan.json, then `docket fix --plan plan.json PATH`");
+        out.note(
+            "write it with --format json > plan.json, then `docket fix --plan plan.json PATH`",
+        );
     } else {
         out.json_value(&plan)?;
     }
@@ -337,18 +415,27 @@ pub fn rules(cmd: RulesCommand, out: &Output) -> anyhow::Result<Outcome> {
             }
         }
         RulesCommand::Show { id } => {
-            let rule = catalog
-                .get(&id)
-                .with_context(|| format!("unknown rule {id:?}; `docket rules list` shows the catalog"))?;
+            let rule = catalog.get(&id).with_context(|| {
+                format!("unknown rule {id:?}; `docket rules list` shows the catalog")
+            })?;
             if out.json() {
                 out.json_value(rule)?;
             } else {
-                out.line(format!("{}  ({} {}, {})", rule.id, rule.severity, rule.category, rule.provider));
+                out.line(format!(
+                    "{}  ({} {}, {})",
+                    rule.id, rule.severity, rule.category, rule.provider
+                ));
                 out.line(&rule.title);
                 out.line(format!("applies to: {}", rule.resource_types.join(", ")));
                 out.line(format!("\n{}", rule.rationale.trim()));
                 let r = &rule.references;
-                for (name, list) in [("CIS", &r.cis), ("AWS FSBP", &r.fsbp), ("Checkov", &r.checkov), ("Trivy", &r.trivy), ("links", &r.links)] {
+                for (name, list) in [
+                    ("CIS", &r.cis),
+                    ("AWS FSBP", &r.fsbp),
+                    ("Checkov", &r.checkov),
+                    ("Trivy", &r.trivy),
+                    ("links", &r.links),
+                ] {
                     if !list.is_empty() {
                         out.line(format!("{name}: {}", list.join(", ")));
                     }
@@ -357,8 +444,14 @@ pub fn rules(cmd: RulesCommand, out: &Output) -> anyhow::Result<Outcome> {
                     Some(f) => {
                         out.line(format!("\nfix: {}", f.description.trim()));
                         for p in &f.params {
-                            let default = p.default.as_ref().map_or("(required)".to_owned(), |d| format!("default {d}"));
-                            out.line(format!("  --param {}=…  {} {default}", p.name, p.description));
+                            let default = p
+                                .default
+                                .as_ref()
+                                .map_or("(required)".to_owned(), |d| format!("default {d}"));
+                            out.line(format!(
+                                "  --param {}=…  {} {default}",
+                                p.name, p.description
+                            ));
                         }
                     }
                     None => out.line("\nfix: none (needs a human)"),

@@ -578,14 +578,13 @@ fn validate_agent(agent: &AgentConfig) -> Result<(), Problem> {
             }
             validate_argv(&agent.command, key(&["agent", "command"]))?;
         }
-        Some(AgentKind::Fixer) => {
-            if !agent.command.is_empty() {
-                return Err(problem(
-                    key(&["agent", "command"]),
-                    r#"the fixer agent runs inside docket; remove `command` when kind = "fixer""#,
-                ));
-            }
+        Some(AgentKind::Fixer) if !agent.command.is_empty() => {
+            return Err(problem(
+                key(&["agent", "command"]),
+                r#"the fixer agent runs inside docket; remove `command` when kind = "fixer""#,
+            ));
         }
+        Some(AgentKind::Fixer) => {}
     }
     for (i, name) in agent.env.iter().enumerate() {
         if !is_env_name(name) {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use docket_iac::catalog::Catalog;
 use docket_iac::fix::{FixOutcome, FixRequest, fix};
+use docket_iac::model::Workspace;
 use docket_iac::plan::{Plan, make_plan};
 use docket_iac::scan::{ScanOptions, ScanReport, Status, scan};
-use docket_iac::model::Workspace;
 use docket_iac::source::SourceSet;
 use serde::Serialize;
 
@@ -26,7 +26,10 @@ pub fn read_workspace(root: &Path) -> Result<(PathBuf, SourceSet), EngineError> 
     let mut set = SourceSet::new();
     if meta.is_file() {
         let text = read_text(root)?;
-        let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         set.insert(name, text);
         return Ok((root.parent().unwrap_or(Path::new(".")).to_owned(), set));
     }
@@ -39,7 +42,8 @@ fn read_text(path: &Path) -> Result<String, EngineError> {
         path: path.to_owned(),
         source: e,
     })?;
-    String::from_utf8(bytes).map_err(|_| EngineError::Config(format!("{} is not UTF-8 text", path.display())))
+    String::from_utf8(bytes)
+        .map_err(|_| EngineError::Config(format!("{} is not UTF-8 text", path.display())))
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), EngineError> {
@@ -47,7 +51,10 @@ fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), EngineError>
         path: dir.to_owned(),
         source: e,
     };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
@@ -76,15 +83,26 @@ fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), EngineError>
 pub fn write_changes(root: &Path, outcome: &FixOutcome) -> Result<(), EngineError> {
     for (rel, text) in &outcome.changed {
         if rel.split('/').any(|s| s == ".." || s.is_empty()) {
-            return Err(EngineError::Config(format!("refusing to write {rel}: it leaves the workspace")));
+            return Err(EngineError::Config(format!(
+                "refusing to write {rel}: it leaves the workspace"
+            )));
         }
         let path = root.join(rel);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(EngineError::Config(format!("refusing to write {}: it is a symlink", path.display())));
+            return Err(EngineError::Config(format!(
+                "refusing to write {}: it is a symlink",
+                path.display()
+            )));
         }
         let tmp = path.with_extension("tf.docket-tmp");
-        std::fs::write(&tmp, text).map_err(|e| EngineError::Io { path: tmp.clone(), source: e })?;
-        std::fs::rename(&tmp, &path).map_err(|e| EngineError::Io { path: path.clone(), source: e })?;
+        std::fs::write(&tmp, text).map_err(|e| EngineError::Io {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        std::fs::rename(&tmp, &path).map_err(|e| EngineError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
     }
     Ok(())
 }
@@ -146,18 +164,30 @@ pub fn run_fixer(dir: &Path, ticket: &str) -> Result<FixerReport, EngineError> {
     let unresolved: Vec<String> = outcome
         .applied
         .iter()
-        .flat_map(|f| f.findings.iter().filter(|t| t.status != docket_iac::fix::AfterStatus::Resolved).map(move |t| format!("{} {} {}", f.rule_id, f.address, t.fingerprint)).collect::<Vec<_>>())
+        .flat_map(|f| {
+            f.findings
+                .iter()
+                .filter(|t| t.status != docket_iac::fix::AfterStatus::Resolved)
+                .map(move |t| format!("{} {} {}", f.rule_id, f.address, t.fingerprint))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let files_failing_to_parse: Vec<String> = ws.errors.iter().map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message)).collect();
-    let verdict = if !new_findings.is_empty() || !unresolved.is_empty() || !files_failing_to_parse.is_empty() {
-        "failed"
-    } else {
-        match plan.status() {
-            "fixable" => "fixed",
-            "partial" => "partial",
-            _ => "needs-human",
-        }
-    };
+    let files_failing_to_parse: Vec<String> = ws
+        .errors
+        .iter()
+        .map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message))
+        .collect();
+    let verdict =
+        if !new_findings.is_empty() || !unresolved.is_empty() || !files_failing_to_parse.is_empty()
+        {
+            "failed"
+        } else {
+            match plan.status() {
+                "fixable" => "fixed",
+                "partial" => "partial",
+                _ => "needs-human",
+            }
+        };
     Ok(FixerReport {
         schema: "docket.fixer-report/v1",
         plan,

@@ -703,11 +703,15 @@ impl Engine {
         let started = std::time::Instant::now();
         let ticket = std::fs::read_to_string(&ctx.ticket_file).map_err(io_err(&ctx.ticket_file))?;
         let dir_owned = dir.to_owned();
-        let report = tokio::task::spawn_blocking(move || crate::iac::run_fixer(&dir_owned, &ticket))
-            .await
-            .map_err(|e| EngineError::Config(format!("the fixer stopped unexpectedly: {e}")))??;
+        let report =
+            tokio::task::spawn_blocking(move || crate::iac::run_fixer(&dir_owned, &ticket))
+                .await
+                .map_err(|e| {
+                    EngineError::Config(format!("the fixer stopped unexpectedly: {e}"))
+                })??;
         let verdict = report.verdict;
-        let stdout = serde_json::to_vec_pretty(&report).map_err(|e| EngineError::Config(e.to_string()))?;
+        let stdout =
+            serde_json::to_vec_pretty(&report).map_err(|e| EngineError::Config(e.to_string()))?;
         let summary = format!(
             "fixer: {} ({} fix(es) applied, {} needs-human item(s))\n",
             verdict,

@@ -287,7 +287,10 @@ fn validate(folder: &str, rule: &Rule) -> Result<(), IacError> {
         message,
     };
     if rule.id != folder {
-        return Err(fail(format!("id {:?} differs from its folder name", rule.id)));
+        return Err(fail(format!(
+            "id {:?} differs from its folder name",
+            rule.id
+        )));
     }
     if rule.resource_types.is_empty() {
         return Err(fail("resource_types is empty".into()));
@@ -297,7 +300,9 @@ fn validate(folder: &str, rule: &Rule) -> Result<(), IacError> {
     }
     match rule.check.kind {
         CheckKind::Attribute if rule.check.all.is_empty() => {
-            return Err(fail("an attribute check needs at least one entry in `all`".into()));
+            return Err(fail(
+                "an attribute check needs at least one entry in `all`".into(),
+            ));
         }
         CheckKind::Custom => {
             let name = rule.check.name.as_deref().unwrap_or_default();
@@ -333,12 +338,18 @@ fn validate(folder: &str, rule: &Rule) -> Result<(), IacError> {
         }
         for set in &fix.set {
             if set.value.is_none() && set.param.is_none() {
-                return Err(fail(format!("set {:?} has neither value nor param", set.path)));
+                return Err(fail(format!(
+                    "set {:?} has neither value nor param",
+                    set.path
+                )));
             }
             if let Some(param) = &set.param
                 && !fix.params.iter().any(|p| &p.name == param)
             {
-                return Err(fail(format!("set {:?} names unknown param {param:?}", set.path)));
+                return Err(fail(format!(
+                    "set {:?} names unknown param {param:?}",
+                    set.path
+                )));
             }
         }
     }

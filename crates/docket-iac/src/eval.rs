@@ -34,7 +34,10 @@ pub enum Value {
     List(Vec<Val>),
     Object(Vec<(String, Val)>),
     /// A reference to another object, known only after apply (`aws_s3_bucket.b.id`).
-    Ref { address: String, attr: String },
+    Ref {
+        address: String,
+        attr: String,
+    },
     Unknown(String),
 }
 
@@ -69,9 +72,9 @@ impl Val {
     pub fn unknown_reason(&self) -> Option<String> {
         match &self.value {
             Value::Unknown(r) => Some(r.clone()),
-            Value::Ref { address, attr } => Some(format!(
-                "{address}.{attr} is known only after apply"
-            )),
+            Value::Ref { address, attr } => {
+                Some(format!("{address}.{attr} is known only after apply"))
+            }
             Value::List(items) => items.iter().find_map(Val::unknown_reason),
             Value::Object(items) => items.iter().find_map(|(_, v)| v.unknown_reason()),
             _ => None,
@@ -142,7 +145,11 @@ impl Scope {
     }
 
     fn lookup(&self, name: &str) -> Option<&Val> {
-        self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -208,7 +215,12 @@ impl<'w> Evaluator<'w> {
                         ObjectKey::Ident(i) => i.as_str().to_owned(),
                         ObjectKey::Expression(e) => match self.eval(e, scope).to_text() {
                             Some(t) => t,
-                            None => return Val::new(Value::Unknown("an object key is computed".into()), origin),
+                            None => {
+                                return Val::new(
+                                    Value::Unknown("an object key is computed".into()),
+                                    origin,
+                                );
+                            }
                         },
                     };
                     out.push((key, self.eval(v.expr(), scope)));
@@ -227,10 +239,9 @@ impl<'w> Evaluator<'w> {
                 match cond.as_bool() {
                     Some(true) => self.eval(&c.true_expr, scope),
                     Some(false) => self.eval(&c.false_expr, scope),
-                    None => Val::unknown(
-                        cond.unknown_reason()
-                            .unwrap_or_else(|| "the condition of a conditional is not a boolean".into()),
-                    ),
+                    None => Val::unknown(cond.unknown_reason().unwrap_or_else(|| {
+                        "the condition of a conditional is not a boolean".into()
+                    })),
                 }
             }
             Expression::FuncCall(f) => self.func(f, scope, origin),
@@ -240,7 +251,10 @@ impl<'w> Evaluator<'w> {
                 match (op.operator.value(), &v.value) {
                     (UnaryOperator::Not, Value::Bool(b)) => Val::new(Value::Bool(!b), origin),
                     (UnaryOperator::Neg, Value::Number(n)) => Val::new(Value::Number(-n), origin),
-                    _ => Val::unknown(v.unknown_reason().unwrap_or_else(|| "operator on an unexpected type".into())),
+                    _ => Val::unknown(
+                        v.unknown_reason()
+                            .unwrap_or_else(|| "operator on an unexpected type".into()),
+                    ),
                 }
             }
             Expression::BinaryOp(op) => self.binary(op, scope, origin),
@@ -264,13 +278,16 @@ impl<'w> Evaluator<'w> {
                         Some(t) => out.push_str(&t),
                         None => {
                             return Val::unknown(
-                                v.unknown_reason()
-                                    .unwrap_or_else(|| "a template interpolates a collection".into()),
+                                v.unknown_reason().unwrap_or_else(|| {
+                                    "a template interpolates a collection".into()
+                                }),
                             );
                         }
                     }
                 }
-                Element::Directive(_) => return Val::unknown("template directives are not evaluated"),
+                Element::Directive(_) => {
+                    return Val::unknown("template directives are not evaluated");
+                }
             }
         }
         Val::new(Value::String(out), origin)
@@ -313,7 +330,9 @@ impl<'w> Evaluator<'w> {
             | "nonsensitive"
                 if args.len() == 1 =>
             {
-                args.into_iter().next().unwrap_or_else(|| Val::unknown("missing argument"))
+                args.into_iter()
+                    .next()
+                    .unwrap_or_else(|| Val::unknown("missing argument"))
             }
             "merge" => {
                 let mut out: Vec<(String, Val)> = Vec::new();
@@ -348,12 +367,16 @@ impl<'w> Evaluator<'w> {
                 _ => Val::unknown("length() of a value that is not known"),
             },
             "lookup" => {
-                let (Some(map), Some(key)) = (args.first(), args.get(1).and_then(Val::to_text)) else {
+                let (Some(map), Some(key)) = (args.first(), args.get(1).and_then(Val::to_text))
+                else {
                     return Val::unknown("lookup() of a value that is not known");
                 };
                 match map.get(&key) {
                     Some(v) => v.clone(),
-                    None => args.get(2).cloned().unwrap_or_else(|| Val::unknown("lookup() key is missing")),
+                    None => args
+                        .get(2)
+                        .cloned()
+                        .unwrap_or_else(|| Val::unknown("lookup() key is missing")),
                 }
             }
             other => Val::unknown(format!("the result of {other}() is not evaluated")),
@@ -385,7 +408,9 @@ impl<'w> Evaluator<'w> {
             }
             ("count", _) => Val::unknown("count.index differs per instance"),
             ("each", _) => Val::unknown("each.key/each.value differ per instance"),
-            ("path" | "terraform" | "self", _) => Val::unknown(format!("{root}.* is not evaluated")),
+            ("path" | "terraform" | "self", _) => {
+                Val::unknown(format!("{root}.* is not evaluated"))
+            }
             ("module" | "data", _) => {
                 let text = traversal_text(root, ops);
                 Val::new(
@@ -451,7 +476,10 @@ impl<'w> Evaluator<'w> {
                             .get(n as usize)
                             .cloned()
                             .unwrap_or_else(|| Val::unknown("index out of range")),
-                        _ => Val::unknown(idx.unknown_reason().unwrap_or_else(|| "index is not a number".into())),
+                        _ => Val::unknown(
+                            idx.unknown_reason()
+                                .unwrap_or_else(|| "index is not a number".into()),
+                        ),
                     }
                 }
                 (TraversalOperator::LegacyIndex(n), Value::List(items)) => items
@@ -462,7 +490,10 @@ impl<'w> Evaluator<'w> {
                     let key = self.eval(e, scope);
                     match key.to_text().and_then(|k| v.get(&k).cloned()) {
                         Some(x) => x,
-                        None => Val::unknown(key.unknown_reason().unwrap_or_else(|| "key is not set".into())),
+                        None => Val::unknown(
+                            key.unknown_reason()
+                                .unwrap_or_else(|| "key is not set".into()),
+                        ),
                     }
                 }
                 _ => return Val::unknown("traversal is not evaluated for this value"),
@@ -484,7 +515,9 @@ impl<'w> Evaluator<'w> {
             && let Some(block) = ws.block(call.block)
             && let Some(arg) = block.body.get_attribute(name)
         {
-            return self.nested(caller, call.block.file).eval(&arg.value, &Scope::default());
+            return self
+                .nested(caller, call.block.file)
+                .eval(&arg.value, &Scope::default());
         }
         let Some(var) = ws
             .instance_module(self.instance)
@@ -497,11 +530,15 @@ impl<'w> Evaluator<'w> {
         };
         match block.body.get_attribute("default") {
             Some(default) => {
-                let mut v = self.nested(self.instance, var.file).eval(&default.value, &Scope::default());
+                let mut v = self
+                    .nested(self.instance, var.file)
+                    .eval(&default.value, &Scope::default());
                 mark_default(&mut v, name);
                 v
             }
-            None => Val::unknown(format!("var.{name} has no default; its value comes from outside the workspace")),
+            None => Val::unknown(format!(
+                "var.{name} has no default; its value comes from outside the workspace"
+            )),
         }
     }
 
@@ -519,7 +556,8 @@ impl<'w> Evaluator<'w> {
         else {
             return Val::unknown(format!("local.{name} is not declared"));
         };
-        self.nested(self.instance, file).eval(&attr.value, &Scope::default())
+        self.nested(self.instance, file)
+            .eval(&attr.value, &Scope::default())
     }
 }
 
@@ -550,7 +588,9 @@ fn traversal_text(root: &str, ops: &[hcl_edit::Decorated<TraversalOperator>]) ->
         match op.value() {
             TraversalOperator::GetAttr(i) => parts.push(i.as_str().to_owned()),
             TraversalOperator::LegacyIndex(n) => parts.push(format!("[{}]", n.value())),
-            TraversalOperator::Index(Expression::Number(n)) => parts.push(format!("[{}]", n.value())),
+            TraversalOperator::Index(Expression::Number(n)) => {
+                parts.push(format!("[{}]", n.value()))
+            }
             TraversalOperator::Index(_) => parts.push("[*]".to_owned()),
             _ => parts.push("*".to_owned()),
         }
@@ -740,14 +780,24 @@ impl<'w> Node<'w> {
                             None => {
                                 return Lookup::Missing {
                                     node,
-                                    rest: segments.get(i..).unwrap_or(&[]).iter().map(|s| (*s).to_owned()).collect(),
+                                    rest: segments
+                                        .get(i..)
+                                        .unwrap_or(&[])
+                                        .iter()
+                                        .map(|s| (*s).to_owned())
+                                        .collect(),
                                 };
                             }
                         },
                         Value::Null => {
                             return Lookup::Missing {
                                 node,
-                                rest: segments.get(i..).unwrap_or(&[]).iter().map(|s| (*s).to_owned()).collect(),
+                                rest: segments
+                                    .get(i..)
+                                    .unwrap_or(&[])
+                                    .iter()
+                                    .map(|s| (*s).to_owned())
+                                    .collect(),
                             };
                         }
                         _ => {
@@ -807,7 +857,12 @@ impl<'w> Node<'w> {
                     }
                     return Lookup::Missing {
                         node,
-                        rest: segments.get(i..).unwrap_or(&[]).iter().map(|s| (*s).to_owned()).collect(),
+                        rest: segments
+                            .get(i..)
+                            .unwrap_or(&[])
+                            .iter()
+                            .map(|s| (*s).to_owned())
+                            .collect(),
                     };
                 }
             }

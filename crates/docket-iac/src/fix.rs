@@ -124,7 +124,10 @@ pub fn fix(sources: &SourceSet, catalog: &Catalog, req: &FixRequest) -> FixOutco
                 skipped.insert(Skipped {
                     rule_id: f.rule_id,
                     address: f.address,
-                    reason: format!("the value cannot be known: {}", f.reason.unwrap_or_default()),
+                    reason: format!(
+                        "the value cannot be known: {}",
+                        f.reason.unwrap_or_default()
+                    ),
                 });
                 continue;
             }
@@ -164,7 +167,11 @@ pub fn fix(sources: &SourceSet, catalog: &Catalog, req: &FixRequest) -> FixOutco
     let after = scan(&ws, catalog, &opts);
     for fix in &mut applied {
         for t in &mut fix.findings {
-            t.status = match after.findings.iter().find(|f| f.fingerprint == t.fingerprint && f.status == Status::Violation) {
+            t.status = match after
+                .findings
+                .iter()
+                .find(|f| f.fingerprint == t.fingerprint && f.status == Status::Violation)
+            {
                 None => AfterStatus::Resolved,
                 Some(f) if f.file == t.file && f.line == t.line => AfterStatus::Unchanged,
                 Some(_) => AfterStatus::Moved,
@@ -172,10 +179,16 @@ pub fn fix(sources: &SourceSet, catalog: &Catalog, req: &FixRequest) -> FixOutco
         }
     }
     // A violation fixed in a later round is not "skipped".
-    let resolved: BTreeSet<(String, String)> = applied.iter().map(|a| (a.rule_id.clone(), a.address.clone())).collect();
+    let resolved: BTreeSet<(String, String)> = applied
+        .iter()
+        .map(|a| (a.rule_id.clone(), a.address.clone()))
+        .collect();
     let skipped = skipped
         .into_iter()
-        .filter(|s| !resolved.contains(&(s.rule_id.clone(), s.address.clone())) || s.reason.starts_with("the value cannot"))
+        .filter(|s| {
+            !resolved.contains(&(s.rule_id.clone(), s.address.clone()))
+                || s.reason.starts_with("the value cannot")
+        })
         .collect();
     let changed = current
         .iter()
@@ -203,7 +216,11 @@ fn used_params(rule: &Rule, params: &BTreeMap<String, Json>) -> BTreeMap<String,
 }
 
 /// Applies the planned fixes that do not overlap; the rest wait for the next round.
-fn apply(ws: &Workspace, current: &SourceSet, planned: Vec<Planned>) -> (SourceSet, Vec<AppliedFix>) {
+fn apply(
+    ws: &Workspace,
+    current: &SourceSet,
+    planned: Vec<Planned>,
+) -> (SourceSet, Vec<AppliedFix>) {
     let mut accepted: Vec<(usize, Edit)> = Vec::new();
     let mut fixes: Vec<(Planned, Vec<usize>)> = Vec::new();
     for p in planned {
@@ -238,7 +255,7 @@ fn apply(ws: &Workspace, current: &SourceSet, planned: Vec<Planned>) -> (SourceS
     }
     for (fid, mut edits) in by_file {
         let Some(file) = ws.file(fid) else { continue };
-        edits.sort_by(|a, b| (a.1.span.start, a.0).cmp(&(b.1.span.start, b.0)));
+        edits.sort_by_key(|a| (a.1.span.start, a.0));
         let mut text = String::with_capacity(file.text.len() + 256);
         let mut pos = 0;
         for (i, e) in edits {
@@ -254,8 +271,12 @@ fn apply(ws: &Workspace, current: &SourceSet, planned: Vec<Planned>) -> (SourceS
     for (p, indexes) in fixes {
         let mut changes = Vec::new();
         for i in indexes {
-            let Some((_, e)) = accepted.get(i) else { continue };
-            let Some(file) = ws.file(e.file) else { continue };
+            let Some((_, e)) = accepted.get(i) else {
+                continue;
+            };
+            let Some(file) = ws.file(e.file) else {
+                continue;
+            };
             let (start_line, _) = file.position(e.span.start);
             let before_text = file.slice(&e.span).to_owned();
             let after_start = new_offsets.get(&i).copied().unwrap_or(e.span.start);
@@ -306,7 +327,11 @@ fn overlaps(a: &Edit, b: &Edit) -> bool {
 }
 
 /// The edits that fix one violation.
-pub fn plan_edits(ws: &Workspace, hit: &Hit<'_>, params: &BTreeMap<String, Json>) -> Result<Vec<Edit>, String> {
+pub fn plan_edits(
+    ws: &Workspace,
+    hit: &Hit<'_>,
+    params: &BTreeMap<String, Json>,
+) -> Result<Vec<Edit>, String> {
     let Some(spec) = &hit.rule.fix else {
         return Err("the rule has no automatic fix".into());
     };
@@ -319,7 +344,9 @@ pub fn plan_edits(ws: &Workspace, hit: &Hit<'_>, params: &BTreeMap<String, Json>
                     Some(p) => match params.get(p) {
                         Some(v) => Some(v.clone()),
                         None if set.optional => None,
-                        None => return Err(format!("parameter {p:?} is required (--param {p}=VALUE)")),
+                        None => {
+                            return Err(format!("parameter {p:?} is required (--param {p}=VALUE)"));
+                        }
                     },
                     None => set.value.as_ref().map(crate::scan::toml_to_json),
                 };
@@ -334,12 +361,20 @@ pub fn plan_edits(ws: &Workspace, hit: &Hit<'_>, params: &BTreeMap<String, Json>
 
 /// Writes `path = value` pairs into a block: existing values are replaced where
 /// they are written, missing ones are appended as one group per block.
-pub fn set_values(ws: &Workspace, node: &Node<'_>, values: &[(&str, Hcl)]) -> Result<Vec<Edit>, String> {
+pub fn set_values(
+    ws: &Workspace,
+    node: &Node<'_>,
+    values: &[(&str, Hcl)],
+) -> Result<Vec<Edit>, String> {
     let mut edits = Vec::new();
     let mut inserts: Vec<(Node<'_>, NewBody)> = Vec::new();
     for (path, want) in values {
         match node.lookup(path) {
-            Lookup::Found { value, attr, node: holder } => {
+            Lookup::Found {
+                value,
+                attr,
+                node: holder,
+            } => {
                 let Some(attr) = attr else {
                     return Err(format!("{path} names a block, not a value"));
                 };
@@ -361,11 +396,16 @@ pub fn set_values(ws: &Workspace, node: &Node<'_>, values: &[(&str, Hcl)]) -> Re
                 if let Some(first) = rest.first()
                     && holder.body().get_attribute(first).is_some()
                 {
-                    return Err(format!("{path}: adding a key inside the map {first} is not automated"));
+                    return Err(format!(
+                        "{path}: adding a key inside the map {first} is not automated"
+                    ));
                 }
                 editable_insert(ws, &holder)?;
                 let key = holder.span().start;
-                match inserts.iter_mut().find(|(n, _)| n.span().start == key && n.file == holder.file) {
+                match inserts
+                    .iter_mut()
+                    .find(|(n, _)| n.span().start == key && n.file == holder.file)
+                {
                     Some((_, body)) => body.put(&rest, want.clone()),
                     None => {
                         let mut body = NewBody::default();
@@ -374,7 +414,9 @@ pub fn set_values(ws: &Workspace, node: &Node<'_>, values: &[(&str, Hcl)]) -> Re
                     }
                 }
             }
-            Lookup::Unknown { reason, .. } => return Err(format!("{path} cannot be known: {reason}")),
+            Lookup::Unknown { reason, .. } => {
+                return Err(format!("{path} cannot be known: {reason}"));
+            }
         }
     }
     for (holder, body) in inserts {
@@ -388,7 +430,9 @@ pub fn set_values(ws: &Workspace, node: &Node<'_>, values: &[(&str, Hcl)]) -> Re
 /// is not generated by `dynamic`.
 pub fn editable_insert(ws: &Workspace, node: &Node<'_>) -> Result<(), String> {
     if node.dynamic_span.is_some() {
-        return Err("the block is generated by a dynamic block; change its source value by hand".into());
+        return Err(
+            "the block is generated by a dynamic block; change its source value by hand".into(),
+        );
     }
     editable_file(ws, node.file)
 }
@@ -418,7 +462,9 @@ pub fn replace_site(
 ) -> Result<(usize, std::ops::Range<usize>), String> {
     let at_attribute = || -> Result<(usize, std::ops::Range<usize>), String> {
         if holder.dynamic_span.is_some() {
-            return Err("the value is computed inside a dynamic block; change its source by hand".into());
+            return Err(
+                "the value is computed inside a dynamic block; change its source by hand".into(),
+            );
         }
         editable_file(ws, holder.file)?;
         Ok((holder.file, span_of(&attr.value)))
@@ -450,7 +496,9 @@ pub fn json_equal(want: &Json, v: &Val) -> bool {
         }
         (Json::Object(map), Value::Object(vals)) => {
             map.len() == vals.len()
-                && map.iter().all(|(k, a)| vals.iter().any(|(vk, b)| vk == k && json_equal(a, b)))
+                && map
+                    .iter()
+                    .all(|(k, a)| vals.iter().any(|(vk, b)| vk == k && json_equal(a, b)))
         }
         (Json::Null, Value::Null) => true,
         _ => false,

@@ -98,7 +98,10 @@ impl Workspace {
         }
         let mut by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, f) in files.iter().enumerate() {
-            by_dir.entry(dir_of(&f.path).to_owned()).or_default().push(i);
+            by_dir
+                .entry(dir_of(&f.path).to_owned())
+                .or_default()
+                .push(i);
         }
         let mut modules: Vec<ModuleDef> = Vec::new();
         let mut dir_index: BTreeMap<String, usize> = BTreeMap::new();
@@ -182,8 +185,9 @@ impl Workspace {
             });
         }
         if depth >= MAX_MODULE_DEPTH {
-            self.warnings
-                .push(format!("module nesting deeper than {MAX_MODULE_DEPTH} at {path}; not followed"));
+            self.warnings.push(format!(
+                "module nesting deeper than {MAX_MODULE_DEPTH} at {path}; not followed"
+            ));
             return;
         }
         for (i, call) in calls.iter().enumerate() {
@@ -195,7 +199,13 @@ impl Workspace {
             } else {
                 format!("{path}.module.{}", call.name)
             };
-            self.instantiate(call.target, child, Some((id, i)), many || counted, depth + 1);
+            self.instantiate(
+                call.target,
+                child,
+                Some((id, i)),
+                many || counted,
+                depth + 1,
+            );
         }
     }
 
@@ -266,7 +276,9 @@ fn index_module(
                 }
                 "locals" => {
                     for attr in block.body.attributes() {
-                        module.locals.insert(attr.key.as_str().to_owned(), (fid, index));
+                        module
+                            .locals
+                            .insert(attr.key.as_str().to_owned(), (fid, index));
                     }
                 }
                 "module" if block.labels.len() == 1 => {
@@ -307,7 +319,8 @@ fn index_module(
                                     let key = k.as_ident().map(|i| i.as_str().to_owned()).or_else(
                                         || k.as_expr().and_then(|e| e.as_str()).map(str::to_owned),
                                     )?;
-                                    (key == "version").then(|| v.expr().as_str().map(str::to_owned))?
+                                    (key == "version")
+                                        .then(|| v.expr().as_str().map(str::to_owned))?
                                 }),
                                 Expression::String(s) => Some(s.value().clone()),
                                 _ => None,

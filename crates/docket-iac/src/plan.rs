@@ -83,25 +83,82 @@ struct Intent {
 
 /// Phrases of a required action that ask for what a rule does.
 const INTENTS: &[Intent] = &[
-    Intent { rule: "aws-s3-encryption", pattern: r"(?i)\b(sse-kms|sse-s3|server-side encryption|default encryption|encryption)\b" },
-    Intent { rule: "aws-sg-open-admin-ports", pattern: r"(?i)\b(ssh|rdp|port 22|port 3389)\b.*\b(restrict|only from|allow connections only)|\b(restrict|limit)\b.*\b(ssh|rdp)\b" },
-    Intent { rule: "gcp-firewall-open-admin-ports", pattern: r"(?i)\b(ssh|rdp)\b.*\b(restrict|only from)|\b(restrict|limit)\b.*\b(ssh|rdp)\b" },
-    Intent { rule: "gcp-storage-uniform-access", pattern: r"(?i)uniform bucket[- ]level access" },
-    Intent { rule: "k8s-container-resources", pattern: r"(?i)resource requests|requests and limits|resource limits" },
-    Intent { rule: "k8s-container-image", pattern: r"(?i)\bimage\b.*\bfrom\b.*\bto\b" },
-    Intent { rule: "gke-workload-identity", pattern: r"(?i)workload identity" },
-    Intent { rule: "gke-node-metadata-server", pattern: r"(?i)metadata server" },
-    Intent { rule: "gke-shielded-nodes", pattern: r"(?i)shielded nodes|secure boot|integrity monitoring" },
-    Intent { rule: "gke-cluster-shielded-nodes", pattern: r"(?i)shielded nodes" },
-    Intent { rule: "aws-rds-multi-az", pattern: r"(?i)multi-az" },
-    Intent { rule: "aws-rds-backup-retention", pattern: r"(?i)backup retention|automated backups" },
-    Intent { rule: "aws-rds-storage-encrypted", pattern: r"(?i)encrypt\w* (the )?(database|storage|instance)" },
-    Intent { rule: "azure-subnet-nsg", pattern: r"(?i)\bassociate\b.*\b(nsg|network security group)\b" },
-    Intent { rule: "gcp-sql-require-ssl", pattern: r"(?i)require ssl|ssl for all connections|require tls" },
-    Intent { rule: "gcp-sql-authorized-networks", pattern: r"(?i)authorized networks?" },
-    Intent { rule: "aws-kms-key-rotation", pattern: r"(?i)key rotation|rotate the key" },
-    Intent { rule: "aws-cloudtrail-log-validation", pattern: r"(?i)enable log file validation" },
-    Intent { rule: "aws-ec2-imdsv2", pattern: r"(?i)imdsv2|http_tokens" },
+    Intent {
+        rule: "aws-s3-encryption",
+        pattern: r"(?i)\b(sse-kms|sse-s3|server-side encryption|default encryption|encryption)\b",
+    },
+    Intent {
+        rule: "aws-sg-open-admin-ports",
+        pattern: r"(?i)\b(ssh|rdp|port 22|port 3389)\b.*\b(restrict|only from|allow connections only)|\b(restrict|limit)\b.*\b(ssh|rdp)\b",
+    },
+    Intent {
+        rule: "gcp-firewall-open-admin-ports",
+        pattern: r"(?i)\b(ssh|rdp)\b.*\b(restrict|only from)|\b(restrict|limit)\b.*\b(ssh|rdp)\b",
+    },
+    Intent {
+        rule: "gcp-storage-uniform-access",
+        pattern: r"(?i)uniform bucket[- ]level access",
+    },
+    Intent {
+        rule: "k8s-container-resources",
+        pattern: r"(?i)resource requests|requests and limits|resource limits",
+    },
+    Intent {
+        rule: "k8s-container-image",
+        pattern: r"(?i)\bimage\b.*\bfrom\b.*\bto\b",
+    },
+    Intent {
+        rule: "gke-workload-identity",
+        pattern: r"(?i)workload identity",
+    },
+    Intent {
+        rule: "gke-node-metadata-server",
+        pattern: r"(?i)metadata server",
+    },
+    Intent {
+        rule: "gke-shielded-nodes",
+        pattern: r"(?i)shielded nodes|secure boot|integrity monitoring",
+    },
+    Intent {
+        rule: "gke-cluster-shielded-nodes",
+        pattern: r"(?i)shielded nodes",
+    },
+    Intent {
+        rule: "aws-rds-multi-az",
+        pattern: r"(?i)multi-az",
+    },
+    Intent {
+        rule: "aws-rds-backup-retention",
+        pattern: r"(?i)backup retention|automated backups",
+    },
+    Intent {
+        rule: "aws-rds-storage-encrypted",
+        pattern: r"(?i)encrypt\w* (the )?(database|storage|instance)",
+    },
+    Intent {
+        rule: "azure-subnet-nsg",
+        pattern: r"(?i)\bassociate\b.*\b(nsg|network security group)\b",
+    },
+    Intent {
+        rule: "gcp-sql-require-ssl",
+        pattern: r"(?i)require ssl|ssl for all connections|require tls",
+    },
+    Intent {
+        rule: "gcp-sql-authorized-networks",
+        pattern: r"(?i)authorized networks?",
+    },
+    Intent {
+        rule: "aws-kms-key-rotation",
+        pattern: r"(?i)key rotation|rotate the key",
+    },
+    Intent {
+        rule: "aws-cloudtrail-log-validation",
+        pattern: r"(?i)enable log file validation",
+    },
+    Intent {
+        rule: "aws-ec2-imdsv2",
+        pattern: r"(?i)imdsv2|http_tokens",
+    },
 ];
 
 fn re(p: &str) -> Option<Regex> {
@@ -138,7 +195,9 @@ fn identifiers(text: &str) -> Vec<String> {
             }
         }
     }
-    if let Some(r) = re(r"(arn:aws[a-z-]*:[^\s`|)]+|gs://[^\s`|)]+|/subscriptions/[^\s`|)]+|projects/[^\s`|)]+)") {
+    if let Some(r) =
+        re(r"(arn:aws[a-z-]*:[^\s`|)]+|gs://[^\s`|)]+|/subscriptions/[^\s`|)]+|projects/[^\s`|)]+)")
+    {
         for m in r.find_iter(text) {
             push(m.as_str());
         }
@@ -162,8 +221,18 @@ fn cidrs(text: &str) -> Vec<String> {
 /// Names a resource is known by: evaluated identity attributes and its labels.
 fn names(ws: &Workspace, r: &crate::model::Resource) -> Vec<String> {
     let mut out = vec![r.name.clone(), r.address.clone()];
-    let Some(node) = resource_node(ws, r) else { return out };
-    for key in ["name", "bucket", "identifier", "cluster_name", "node_group_name", "account_id", "metadata.name"] {
+    let Some(node) = resource_node(ws, r) else {
+        return out;
+    };
+    for key in [
+        "name",
+        "bucket",
+        "identifier",
+        "cluster_name",
+        "node_group_name",
+        "account_id",
+        "metadata.name",
+    ] {
         if let crate::eval::Lookup::Found { value, .. } = node.lookup(key)
             && let Some(s) = value.as_str()
         {
@@ -181,28 +250,45 @@ fn resolve(ws: &Workspace, ident: &str) -> Vec<String> {
     let mut by_name: Vec<(usize, String)> = Vec::new();
     let segments: Vec<&str> = bare.rsplit(['/', ':']).filter(|s| !s.is_empty()).collect();
     for r in &ws.resources {
-        let Some(file) = ws.file(r.block.file) else { continue };
-        let start = ws.block(r.block).and_then(|b| hcl_edit::Span::span(b)).map_or(0, |s| s.start);
+        let Some(file) = ws.file(r.block.file) else {
+            continue;
+        };
+        let start = ws
+            .block(r.block)
+            .and_then(hcl_edit::Span::span)
+            .map_or(0, |s| s.start);
         let mut comments = file.comments_above(start);
         // A resource inside a module instance is also named by the call's comments.
         let mut inst = ws.instances.get(r.instance);
         while let Some(i) = inst {
-            let Some((caller, call)) = i.caller else { break };
+            let Some((caller, call)) = i.caller else {
+                break;
+            };
             if let Some(c) = ws.instance_module(caller).and_then(|m| m.calls.get(call))
                 && let Some(f) = ws.file(c.block.file)
             {
-                let s = ws.block(c.block).and_then(|b| hcl_edit::Span::span(b)).map_or(0, |s| s.start);
+                let s = ws
+                    .block(c.block)
+                    .and_then(hcl_edit::Span::span)
+                    .map_or(0, |s| s.start);
                 comments.extend(f.comments_above(s));
             }
             inst = ws.instances.get(caller);
         }
-        if ident.len() > 8 && comments.iter().any(|c| c.split_whitespace().any(|w| w.trim_end_matches([',', '.']) == ident)) {
+        if ident.len() > 8
+            && comments.iter().any(|c| {
+                c.split_whitespace()
+                    .any(|w| w.trim_end_matches([',', '.']) == ident)
+            })
+        {
             by_comment.insert(r.address.clone());
             continue;
         }
         let known = names(ws, r);
         for (depth, seg) in segments.iter().enumerate() {
-            if known.iter().skip(2).any(|n| n == seg) || (depth == 0 && known.first().is_some_and(|n| n == seg) && segments.len() == 1) {
+            if known.iter().skip(2).any(|n| n == seg)
+                || (depth == 0 && known.first().is_some_and(|n| n == seg) && segments.len() == 1)
+            {
                 by_name.push((depth, r.address.clone()));
                 break;
             }
@@ -219,13 +305,21 @@ fn resolve(ws: &Workspace, ident: &str) -> Vec<String> {
         .collect()
 }
 
-fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> Result<BTreeMap<String, Json>, String> {
+fn params_for(
+    rule: &str,
+    action: &str,
+    ws: &Workspace,
+    subjects: &[String],
+) -> Result<BTreeMap<String, Json>, String> {
     let mut p = BTreeMap::new();
     let s = |v: &str| Json::String(v.to_owned());
     match rule {
         "aws-s3-encryption" => {
             if let Some(m) = re(r"arn:aws[a-z-]*:kms:[^\s`|)]+").and_then(|r| r.find(action)) {
-                p.insert("kms_master_key_id".into(), s(m.as_str().trim_end_matches('.')));
+                p.insert(
+                    "kms_master_key_id".into(),
+                    s(m.as_str().trim_end_matches('.')),
+                );
                 p.insert("sse_algorithm".into(), s("aws:kms"));
             } else if action.to_ascii_lowercase().contains("sse-s3") || action.contains("AES256") {
                 p.insert("sse_algorithm".into(), s("AES256"));
@@ -236,7 +330,10 @@ fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> 
             if c.is_empty() {
                 return Err("the ticket names no CIDR to allow instead".into());
             }
-            p.insert("allowed_cidrs".into(), Json::Array(c.iter().map(|x| s(x)).collect()));
+            p.insert(
+                "allowed_cidrs".into(),
+                Json::Array(c.iter().map(|x| s(x)).collect()),
+            );
             let lower = action.to_ascii_lowercase();
             let ssh = lower.contains("ssh") || lower.contains("port 22");
             let rdp = lower.contains("rdp") || lower.contains("port 3389");
@@ -249,19 +346,33 @@ fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> 
         }
         "k8s-container-resources" => {
             let clean = action.replace('*', "");
-            let r = re(r"(?i)\b(memory|cpu)\s+(requests?|limits?)\s*:?\s*`?([0-9.]+[A-Za-z]*)`?").ok_or("bad pattern")?;
+            let r = re(r"(?i)\b(memory|cpu)\s+(requests?|limits?)\s*:?\s*`?([0-9.]+[A-Za-z]*)`?")
+                .ok_or("bad pattern")?;
             for c in r.captures_iter(&clean) {
-                let (Some(kind), Some(section), Some(v)) = (c.get(1), c.get(2), c.get(3)) else { continue };
-                let section = if section.as_str().to_ascii_lowercase().starts_with("limit") { "limits" } else { "requests" };
-                p.insert(format!("{section}_{}", kind.as_str().to_ascii_lowercase()), s(v.as_str()));
+                let (Some(kind), Some(section), Some(v)) = (c.get(1), c.get(2), c.get(3)) else {
+                    continue;
+                };
+                let section = if section.as_str().to_ascii_lowercase().starts_with("limit") {
+                    "limits"
+                } else {
+                    "requests"
+                };
+                p.insert(
+                    format!("{section}_{}", kind.as_str().to_ascii_lowercase()),
+                    s(v.as_str()),
+                );
             }
             if p.len() < 4 {
-                return Err("the ticket does not give all four of memory/cpu requests/limits".into());
+                return Err(
+                    "the ticket does not give all four of memory/cpu requests/limits".into(),
+                );
             }
         }
         "k8s-container-image" => {
             let r = re(r"(?is)\bfrom\s+`([^`]+)`.*?\bto\b[^`]*`([^`]+)`").ok_or("bad pattern")?;
-            let c = r.captures(action).ok_or("the ticket does not say which image to replace with which")?;
+            let c = r
+                .captures(action)
+                .ok_or("the ticket does not say which image to replace with which")?;
             let (Some(from), Some(to)) = (c.get(1), c.get(2)) else {
                 return Err("the ticket does not say which image to replace with which".into());
             };
@@ -269,15 +380,20 @@ fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> 
             p.insert("to".into(), s(to.as_str()));
         }
         "aws-rds-backup-retention" => {
-            if let Some(c) = re(r"(?i)retention\D{0,20}(\d+)\s*days?").and_then(|r| r.captures(action))
+            if let Some(c) =
+                re(r"(?i)retention\D{0,20}(\d+)\s*days?").and_then(|r| r.captures(action))
                 && let Some(d) = c.get(1).and_then(|d| d.as_str().parse::<u64>().ok())
             {
                 p.insert("days".into(), Json::from(d));
             }
-            if let Some(c) = re(r"(\d{2}:\d{2})\s*[-–]\s*(\d{2}:\d{2})").and_then(|r| r.captures(action))
+            if let Some(c) =
+                re(r"(\d{2}:\d{2})\s*[-–]\s*(\d{2}:\d{2})").and_then(|r| r.captures(action))
                 && let (Some(a), Some(b)) = (c.get(1), c.get(2))
             {
-                p.insert("backup_window".into(), s(&format!("{}-{}", a.as_str(), b.as_str())));
+                p.insert(
+                    "backup_window".into(),
+                    s(&format!("{}-{}", a.as_str(), b.as_str())),
+                );
             }
         }
         "gcp-sql-authorized-networks" => {
@@ -285,18 +401,28 @@ fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> 
             if c.is_empty() {
                 return Err("the ticket names no networks to allow".into());
             }
-            p.insert("networks".into(), Json::Array(c.iter().map(|x| s(x)).collect()));
+            p.insert(
+                "networks".into(),
+                Json::Array(c.iter().map(|x| s(x)).collect()),
+            );
         }
         "azure-subnet-nsg" => {
             let nsgs: Vec<&String> = subjects
                 .iter()
-                .filter(|a| ws.resource(a).is_some_and(|r| r.kind == "azurerm_network_security_group"))
+                .filter(|a| {
+                    ws.resource(a)
+                        .is_some_and(|r| r.kind == "azurerm_network_security_group")
+                })
                 .collect();
             match nsgs.as_slice() {
                 [one] => {
                     p.insert("network_security_group".into(), s(one));
                 }
-                [] => return Err("the ticket names no network security group of this workspace".into()),
+                [] => {
+                    return Err(
+                        "the ticket names no network security group of this workspace".into(),
+                    );
+                }
                 _ => return Err("the ticket names several network security groups".into()),
             }
         }
@@ -307,7 +433,9 @@ fn params_for(rule: &str, action: &str, ws: &Workspace, subjects: &[String]) -> 
 
 /// Does resource `r` reference any of `subjects` (a node pool naming its cluster)?
 fn references_any(ws: &Workspace, r: &crate::model::Resource, subjects: &BTreeSet<String>) -> bool {
-    let Some(node) = resource_node(ws, r) else { return false };
+    let Some(node) = resource_node(ws, r) else {
+        return false;
+    };
     node.body().attributes().any(|a| {
         let v = node.evaluator().eval(&a.value, &node.scope);
         matches!(&v.value, crate::eval::Value::Ref { address, .. } if subjects.contains(address))
@@ -331,12 +459,19 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
     let mut items: Vec<PlanItem> = Vec::new();
     let mut matched_any = false;
     for intent in INTENTS {
-        let Some(rule) = catalog.get(intent.rule) else { continue };
-        let Some(m) = re(intent.pattern).and_then(|r| r.find(action)) else { continue };
+        let Some(rule) = catalog.get(intent.rule) else {
+            continue;
+        };
+        let Some(m) = re(intent.pattern).and_then(|r| r.find(action)) else {
+            continue;
+        };
         let types: BTreeSet<&str> = rule.resource_types.iter().map(String::as_str).collect();
         let direct: Vec<String> = subjects
             .iter()
-            .filter(|a| ws.resource(a).is_some_and(|r| types.contains(r.kind.as_str())))
+            .filter(|a| {
+                ws.resource(a)
+                    .is_some_and(|r| types.contains(r.kind.as_str()))
+            })
             .cloned()
             .collect();
         let targets: Vec<String> = if direct.is_empty() {
@@ -352,7 +487,12 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
             continue;
         }
         matched_any = true;
-        let params = match params_for(intent.rule, action, &ws, &subjects.iter().cloned().collect::<Vec<_>>()) {
+        let params = match params_for(
+            intent.rule,
+            action,
+            &ws,
+            &subjects.iter().cloned().collect::<Vec<_>>(),
+        ) {
             Ok(p) => p,
             Err(reason) => {
                 needs.insert(NeedsHuman {
@@ -380,7 +520,10 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
                 Status::Unknown => {
                     needs.insert(NeedsHuman {
                         subject: format!("{} on {}", intent.rule, h.resource.address),
-                        reason: format!("the value cannot be known: {}", h.reason.unwrap_or_default()),
+                        reason: format!(
+                            "the value cannot be known: {}",
+                            h.reason.unwrap_or_default()
+                        ),
                     });
                 }
             }
@@ -403,7 +546,11 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
         req.targets.extend(item.targets.iter().cloned());
         req.params.insert(item.rule.clone(), item.params.clone());
         let outcome = fix(sources, catalog, &req);
-        let failed: Vec<_> = outcome.skipped.iter().filter(|s| item.targets.contains(&s.address)).collect();
+        let failed: Vec<_> = outcome
+            .skipped
+            .iter()
+            .filter(|s| item.targets.contains(&s.address))
+            .collect();
         if failed.is_empty() && outcome.changed_anything() {
             kept.push(item);
         } else {
@@ -416,7 +563,12 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
         }
     }
     if !matched_any && kept.is_empty() {
-        let mapped: Vec<String> = ids.iter().flat_map(|i| i.resources.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+        let mapped: Vec<String> = ids
+            .iter()
+            .flat_map(|i| i.resources.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         needs.insert(NeedsHuman {
             subject: "ticket".into(),
             reason: if mapped.is_empty() {
@@ -431,7 +583,10 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
     }
     Plan {
         schema: PLAN_SCHEMA.into(),
-        ticket_digest: format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ticket.as_bytes()))),
+        ticket_digest: format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ticket.as_bytes()))
+        ),
         identifiers: ids,
         items: kept,
         needs_human: needs.into_iter().collect(),

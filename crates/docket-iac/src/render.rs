@@ -87,7 +87,8 @@ pub fn key(k: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ident && !k.contains('-') {
         k.to_owned()
     } else {
@@ -201,7 +202,12 @@ fn nested_lines(body: &NewBody, indent: &str, nl: &str) -> String {
 
 /// Places `body` at the end of an existing block's body: one new group after a
 /// blank line, indented one level deeper than the block header.
-pub fn append_to_block(file: &ParsedFile, file_id: usize, node: &Node<'_>, body: &NewBody) -> Result<Edit, String> {
+pub fn append_to_block(
+    file: &ParsedFile,
+    file_id: usize,
+    node: &Node<'_>,
+    body: &NewBody,
+) -> Result<Edit, String> {
     let span = node.span();
     let text = file.slice(&span);
     let nl = file.newline();

@@ -105,7 +105,9 @@ fn is_semver(version: &str) -> bool {
     let numbers: Vec<&str> = core.split('.').collect();
     let core_ok = numbers.len() == 3
         && numbers.iter().all(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0'))
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && (n.len() == 1 || !n.starts_with('0'))
         });
     let idents_ok = |s: &str| {
         s.split('.')
@@ -178,7 +180,9 @@ fn reference_lines(refs: &References) -> Vec<(&'static str, &str)> {
 fn is_absolute_uri(s: &str) -> bool {
     s.split_once("://").is_some_and(|(scheme, rest)| {
         !scheme.is_empty()
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
             && !rest.is_empty()
             && !s.contains(char::is_whitespace)
     })
@@ -187,11 +191,15 @@ fn is_absolute_uri(s: &str) -> bool {
 /// `help.text` and `help.markdown`: rationale, fix, references.
 fn help(info: &RuleInfo<'_>) -> (String, String) {
     let rationale = info.rationale.trim();
-    let rationale = if rationale.is_empty() { info.title } else { rationale };
+    let rationale = if rationale.is_empty() {
+        info.title
+    } else {
+        rationale
+    };
     let mut text = rationale.to_owned();
     let mut markdown = rationale.to_owned();
     if let Some(fix) = info.fix.map(str::trim).filter(|f| !f.is_empty()) {
-        text.push_str(&format!("\n\nFix (`docket fix`): {fix}"));
+        text.push_str(&format!("\n\nFix (docket fix): {fix}"));
         markdown.push_str(&format!("\n\n**Fix** (`docket fix`): {fix}"));
     }
     let refs = reference_lines(info.references);
@@ -233,13 +241,20 @@ fn tags(info: &RuleInfo<'_>) -> Vec<String> {
 fn rule_descriptor(info: &RuleInfo<'_>) -> Value {
     let (help_text, help_markdown) = help(info);
     let rationale = info.rationale.trim();
-    let full = if rationale.is_empty() { info.title } else { rationale };
+    let full = if rationale.is_empty() {
+        info.title
+    } else {
+        rationale
+    };
     let mut d = Map::new();
     d.insert("id".into(), json!(info.id));
     d.insert("name".into(), json!(rule_name(info.id)));
     d.insert("shortDescription".into(), json!({ "text": info.title }));
     d.insert("fullDescription".into(), json!({ "text": full }));
-    d.insert("help".into(), json!({ "text": help_text, "markdown": help_markdown }));
+    d.insert(
+        "help".into(),
+        json!({ "text": help_text, "markdown": help_markdown }),
+    );
     if let Some(link) = info.references.links.iter().find(|l| is_absolute_uri(l)) {
         d.insert("helpUri".into(), json!(link));
     }
@@ -400,7 +415,8 @@ pub fn to_sarif(report: &ScanReport, catalog: &Catalog, tool_version: &str) -> V
         })
         .collect();
 
-    let (notification_descriptors, parse_error_index, warning_index) = notification_descriptors(report);
+    let (notification_descriptors, parse_error_index, warning_index) =
+        notification_descriptors(report);
     let mut notifications: Vec<Value> = Vec::new();
     if let Some(i) = parse_error_index {
         notifications.extend(report.errors.iter().map(|e| parse_error_notification(e, i)));
@@ -411,7 +427,10 @@ pub fn to_sarif(report: &ScanReport, catalog: &Catalog, tool_version: &str) -> V
     let mut invocation = Map::new();
     invocation.insert("executionSuccessful".into(), json!(true));
     if !notifications.is_empty() {
-        invocation.insert("toolExecutionNotifications".into(), Value::Array(notifications));
+        invocation.insert(
+            "toolExecutionNotifications".into(),
+            Value::Array(notifications),
+        );
     }
 
     let mut driver = Map::new();
@@ -423,7 +442,10 @@ pub fn to_sarif(report: &ScanReport, catalog: &Catalog, tool_version: &str) -> V
     }
     driver.insert("rules".into(), Value::Array(rules));
     if !notification_descriptors.is_empty() {
-        driver.insert("notifications".into(), Value::Array(notification_descriptors));
+        driver.insert(
+            "notifications".into(),
+            Value::Array(notification_descriptors),
+        );
     }
 
     json!({
@@ -451,8 +473,14 @@ mod tests {
 
     #[test]
     fn names_are_camel_case() {
-        assert_eq!(rule_name("aws-rds-storage-encrypted"), "AwsRdsStorageEncrypted");
-        assert_eq!(rule_name("k8s-container-privileged"), "K8sContainerPrivileged");
+        assert_eq!(
+            rule_name("aws-rds-storage-encrypted"),
+            "AwsRdsStorageEncrypted"
+        );
+        assert_eq!(
+            rule_name("k8s-container-privileged"),
+            "K8sContainerPrivileged"
+        );
         assert_eq!(rule_name("gke--x_y"), "GkeXY");
     }
 
@@ -466,10 +494,24 @@ mod tests {
 
     #[test]
     fn semver_is_recognised() {
-        for ok in ["0.1.0", "1.20.3", "1.0.0-rc.1", "1.0.0+abc.5", "1.0.0-alpha-1+b"] {
+        for ok in [
+            "0.1.0",
+            "1.20.3",
+            "1.0.0-rc.1",
+            "1.0.0+abc.5",
+            "1.0.0-alpha-1+b",
+        ] {
             assert!(is_semver(ok), "{ok}");
         }
-        for bad in ["", "1.0", "01.0.0", "1.0.0-", "1.0.0 (abc)", "v1.0.0", "1.0.0+"] {
+        for bad in [
+            "",
+            "1.0",
+            "01.0.0",
+            "1.0.0-",
+            "1.0.0 (abc)",
+            "v1.0.0",
+            "1.0.0+",
+        ] {
             assert!(!is_semver(bad), "{bad}");
         }
     }

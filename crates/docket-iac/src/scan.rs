@@ -140,7 +140,10 @@ pub fn hits<'w>(ws: &'w Workspace, catalog: &'w Catalog, opts: &ScanOptions) -> 
 }
 
 /// Rule parameters: given values over defaults.
-pub fn effective_params(rule: &Rule, given: Option<&BTreeMap<String, Json>>) -> BTreeMap<String, Json> {
+pub fn effective_params(
+    rule: &Rule,
+    given: Option<&BTreeMap<String, Json>>,
+) -> BTreeMap<String, Json> {
     let mut out = BTreeMap::new();
     if let Some(fix) = &rule.fix {
         for p in &fix.params {
@@ -165,17 +168,26 @@ pub fn toml_to_json(v: &toml::Value) -> Json {
         toml::Value::Boolean(b) => Json::Bool(*b),
         toml::Value::Datetime(d) => Json::String(d.to_string()),
         toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Json::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => Json::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
 /// Runs a scan and turns hits into findings, sorted by file, line and rule.
 pub fn scan(ws: &Workspace, catalog: &Catalog, opts: &ScanOptions) -> ScanReport {
-    let mut findings: Vec<Finding> = hits(ws, catalog, opts).iter().map(|h| finding(ws, h)).collect();
+    let mut findings: Vec<Finding> = hits(ws, catalog, opts)
+        .iter()
+        .map(|h| finding(ws, h))
+        .collect();
     findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, &a.rule_id, &a.address).cmp(&(&b.file, b.line, b.column, &b.rule_id, &b.address))
+        (&a.file, a.line, a.column, &a.rule_id, &a.address)
+            .cmp(&(&b.file, b.line, b.column, &b.rule_id, &b.address))
     });
-    findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.file == b.file);
+    findings
+        .dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.file == b.file);
     ScanReport {
         findings,
         errors: ws.errors.clone(),
@@ -221,7 +233,10 @@ pub fn fingerprint(rule: &str, address: &str, place: &str) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    hex::encode(h.finalize()).get(..32).unwrap_or_default().to_owned()
+    hex::encode(h.finalize())
+        .get(..32)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The nested blocks an `each` check applies to, with their place names.
@@ -246,7 +261,12 @@ pub fn each_nodes<'w>(node: &Node<'w>, paths: &[String]) -> Vec<(String, Node<'w
     Vec::new()
 }
 
-fn check_attributes<'w>(rule: &'w Rule, resource: &'w Resource, node: &Node<'w>, out: &mut Vec<Hit<'w>>) {
+fn check_attributes<'w>(
+    rule: &'w Rule,
+    resource: &'w Resource,
+    node: &Node<'w>,
+    out: &mut Vec<Hit<'w>>,
+) {
     let targets = if rule.check.each.is_empty() {
         vec![(String::new(), node.clone())]
     } else {
@@ -284,12 +304,21 @@ fn check_attributes<'w>(rule: &'w Rule, resource: &'w Resource, node: &Node<'w>,
             }
         }
         let place = if place.is_empty() {
-            rule.check.all.first().map(|c| c.path.clone()).unwrap_or_default()
+            rule.check
+                .all
+                .first()
+                .map(|c| c.path.clone())
+                .unwrap_or_default()
         } else {
             place
         };
         let (status, span, message, reason) = match (violation, unknown) {
-            (Some((detail, span)), _) => (Status::Violation, span, format!("{}: {detail}", rule.check.message), None),
+            (Some((detail, span)), _) => (
+                Status::Violation,
+                span,
+                format!("{}: {detail}", rule.check.message),
+                None,
+            ),
             (None, Some((reason, span))) => (
                 Status::Unknown,
                 span,
@@ -330,8 +359,12 @@ fn header_span(node: &Node<'_>) -> Range<usize> {
 
 pub fn judge(cond: &Condition, node: &Node<'_>) -> Judgement {
     match node.lookup(&cond.path) {
-        Lookup::Found { value, attr, node: holder } => {
-            let span = attr.map_or_else(|| header_span(&holder), |a| crate::model::span_of(a));
+        Lookup::Found {
+            value,
+            attr,
+            node: holder,
+        } => {
+            let span = attr.map_or_else(|| header_span(&holder), crate::model::span_of);
             if value.value == Value::Null {
                 return missing(cond, node);
             }
@@ -354,7 +387,10 @@ pub fn judge(cond: &Condition, node: &Node<'_>) -> Judgement {
             }
         }
         Lookup::Missing { .. } => missing(cond, node),
-        Lookup::Unknown { reason, node: holder } => Judgement::Unknown {
+        Lookup::Unknown {
+            reason,
+            node: holder,
+        } => Judgement::Unknown {
             reason,
             span: header_span(&holder),
         },
@@ -434,7 +470,11 @@ fn compare(cond: &Condition, v: &Val) -> Option<bool> {
         if items.iter().any(|i| !i.is_known()) {
             return None;
         }
-        return Some(!items.iter().any(|i| list.iter().any(|e| equal(e, i).unwrap_or(false))));
+        return Some(
+            !items
+                .iter()
+                .any(|i| list.iter().any(|e| equal(e, i).unwrap_or(false))),
+        );
     }
     if cond.at_least.is_some() || cond.at_most.is_some() {
         let n = v.as_f64()?;

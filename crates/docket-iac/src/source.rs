@@ -48,7 +48,11 @@ pub fn dir_of(path: &str) -> &str {
 /// Joins a module directory and a relative `source`, refusing any path that leaves
 /// the workspace. `None` means the source escapes the root.
 pub fn join_dir(dir: &str, source: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if dir.is_empty() { Vec::new() } else { dir.split('/').collect() };
+    let mut parts: Vec<&str> = if dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
     for seg in source.split('/') {
         match seg {
             "" | "." => {}
@@ -154,7 +158,11 @@ impl ParsedFile {
         while line > 0 {
             line -= 1;
             let start = self.line_starts.get(line).copied().unwrap_or(0);
-            let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
+            let end = self
+                .line_starts
+                .get(line + 1)
+                .copied()
+                .unwrap_or(self.text.len());
             let text = self.text.get(start..end).unwrap_or("").trim();
             let comment = text
                 .strip_prefix('#')

@@ -14,13 +14,20 @@ use serde_json::Value as Json;
 
 fn read_tree(root: &Path) -> SourceSet {
     fn walk(root: &Path, dir: &Path, out: &mut SourceSet) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for path in entries {
             if path.is_dir() {
                 walk(root, &path, out);
             } else if path.extension().is_some_and(|e| e == "tf") {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -49,7 +56,8 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
     };
     let catalog = Catalog::builtin().unwrap();
     let rules: BTreeSet<String> = [id.to_owned()].into();
-    let all_params: BTreeMap<String, BTreeMap<String, Json>> = [(id.to_owned(), params.clone())].into();
+    let all_params: BTreeMap<String, BTreeMap<String, Json>> =
+        [(id.to_owned(), params.clone())].into();
     let opts = ScanOptions {
         rules: rules.clone(),
         min_severity: None,
@@ -66,7 +74,8 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
         .map(|f| serde_json::json!({"address": f.address, "status": f.status.as_str(), "file": f.file, "line": f.line}))
         .collect();
     let mut want: Vec<Json> =
-        serde_json::from_str(&std::fs::read_to_string(case.join("findings.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(case.join("findings.json")).unwrap())
+            .unwrap();
     let key = |v: &Json| v.to_string();
     got.sort_by_key(key);
     want.sort_by_key(key);
@@ -75,7 +84,11 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
             "{name}: findings differ\n  want {}\n  got  {}\n  messages: {:?}",
             Json::Array(want),
             Json::Array(got),
-            report.findings.iter().map(|f| (&f.message, &f.reason)).collect::<Vec<_>>()
+            report
+                .findings
+                .iter()
+                .map(|f| (&f.message, &f.reason))
+                .collect::<Vec<_>>()
         ));
     }
     let req = FixRequest {
@@ -108,14 +121,23 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
         }
         let after = scan(&ws, catalog, &opts);
         if after.findings.iter().any(|f| f.status == Status::Violation) {
-            failures.push(format!("{name}: violations remain after fix: {:?}", after.findings));
+            failures.push(format!(
+                "{name}: violations remain after fix: {:?}",
+                after.findings
+            ));
         }
         let again = fix(&fixed, catalog, &req);
         if again.changed_anything() {
-            failures.push(format!("{name}: a second fix changed files again: {:?}", again.changed));
+            failures.push(format!(
+                "{name}: a second fix changed files again: {:?}",
+                again.changed
+            ));
         }
     } else if outcome.changed_anything() {
-        failures.push(format!("{name}: fix changed files but the case has no expected/: {:?}", outcome.changed));
+        failures.push(format!(
+            "{name}: fix changed files but the case has no expected/: {:?}",
+            outcome.changed
+        ));
     }
     failures
 }
@@ -134,13 +156,26 @@ fn every_rule_passes_its_own_cases() {
             .filter(|p| p.is_dir())
             .collect();
         entries.sort();
-        assert!(entries.len() >= 2, "rule {} has fewer than two test cases", rule.id);
+        assert!(
+            entries.len() >= 2,
+            "rule {} has fewer than two test cases",
+            rule.id
+        );
         for case in entries {
             cases += 1;
             failures.extend(check_case(&rule.id, &case));
         }
     }
-    assert!(catalog.rules().len() >= 40, "the catalog has {} rules", catalog.rules().len());
+    assert!(
+        catalog.rules().len() >= 40,
+        "the catalog has {} rules",
+        catalog.rules().len()
+    );
     assert!(cases >= 80, "only {cases} rule cases were found");
-    assert!(failures.is_empty(), "{} failing case(s):\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

@@ -29,7 +29,8 @@ resource "aws_security_group" "web" {
 }
 "#;
 
-const VARIABLES_TF: &str = "variable \"db_name\" {\n  type    = string\n  default = \"orders-db\"\n}\n";
+const VARIABLES_TF: &str =
+    "variable \"db_name\" {\n  type    = string\n  default = \"orders-db\"\n}\n";
 
 const TICKET: &str = "# Remediation Request\n\n## Finding\n\nRDS instance `arn:aws:rds:us-west-2:123456789012:db:orders-db` runs in one zone.\n\n## Required Action\n\nEnable Multi-AZ deployment on `arn:aws:rds:us-west-2:123456789012:db:orders-db`.\n";
 
@@ -57,9 +58,22 @@ fn scan_reports_findings_with_locations_and_exit_codes() {
     assert_eq!(findings[0]["address"], "aws_db_instance.orders");
     assert_eq!(findings[0]["file"], "main.tf");
     assert_eq!(findings[0]["line"], 2);
-    assert!(findings[0]["references"]["checkov"].as_array().unwrap().iter().any(|c| c == "CKV_AWS_157"));
+    assert!(
+        findings[0]["references"]["checkov"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CKV_AWS_157")
+    );
     // --fail-on above the finding's severity: reported, exit 0.
-    let run = env.run(&["scan", d, "--rule", "aws-rds-multi-az", "--fail-on", "critical"]);
+    let run = env.run(&[
+        "scan",
+        d,
+        "--rule",
+        "aws-rds-multi-az",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("aws-rds-multi-az"), "{}", run.all());
     // SARIF from the same scan.
@@ -78,13 +92,23 @@ fn scan_reports_findings_with_locations_and_exit_codes() {
 fn a_file_that_does_not_parse_is_named_and_the_rest_is_scanned() {
     let env = Env::sqlite();
     let dir = workspace(&env);
-    std::fs::write(dir.join("broken.tf"), "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \n}\n").unwrap();
+    std::fs::write(
+        dir.join("broken.tf"),
+        "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \n}\n",
+    )
+    .unwrap();
     let run = env.run(&["scan", dir.to_str().unwrap(), "--format", "json"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let json = run.json();
     assert_eq!(json["errors"][0]["file"], "broken.tf");
     assert!(json["errors"][0]["line"].as_u64().unwrap() >= 2);
-    assert!(json["findings"].as_array().unwrap().iter().any(|f| f["address"] == "aws_db_instance.orders"));
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["address"] == "aws_db_instance.orders")
+    );
     // Nothing parseable at all: exit 2.
     let only = env.path("only-broken");
     std::fs::create_dir_all(&only).unwrap();
@@ -100,7 +124,12 @@ fn fix_edits_only_the_spans_it_must_and_a_second_fix_changes_nothing() {
     let dir = workspace(&env);
     let d = dir.to_str().unwrap();
     let run = env.run(&["fix", d, "--rule", "aws-rds-multi-az", "--check"]);
-    assert_eq!(run.code, 1, "--check must fail when files would change: {}", run.all());
+    assert_eq!(
+        run.code,
+        1,
+        "--check must fail when files would change: {}",
+        run.all()
+    );
     assert_eq!(read(&dir, "main.tf"), MAIN_TF, "--check wrote a file");
     let run = env.run(&["fix", d, "--rule", "aws-rds-multi-az", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.all());
@@ -108,7 +137,11 @@ fn fix_edits_only_the_spans_it_must_and_a_second_fix_changes_nothing() {
     assert_eq!(json["applied"][0]["rule_id"], "aws-rds-multi-az");
     assert_eq!(json["applied"][0]["findings"][0]["status"], "resolved");
     let after = read(&dir, "main.tf");
-    let expected = MAIN_TF.replacen("    Team = \"backend\"\n  }\n}", "    Team = \"backend\"\n  }\n\n  multi_az = true\n}", 1);
+    let expected = MAIN_TF.replacen(
+        "    Team = \"backend\"\n  }\n}",
+        "    Team = \"backend\"\n  }\n\n  multi_az = true\n}",
+        1,
+    );
     assert_eq!(after, expected);
     assert_eq!(read(&dir, "variables.tf"), VARIABLES_TF);
     let run = env.run(&["fix", d, "--rule", "aws-rds-multi-az"]);
@@ -118,9 +151,21 @@ fn fix_edits_only_the_spans_it_must_and_a_second_fix_changes_nothing() {
     let run = env.run(&["fix", d, "--rule", "aws-rds-multi-az", "--check"]);
     assert_eq!(run.code, 0, "{}", run.all());
     // A parameterised fix without its parameter is reported, not guessed.
-    let run = env.run(&["fix", d, "--rule", "aws-sg-open-admin-ports", "--format", "json"]);
+    let run = env.run(&[
+        "fix",
+        d,
+        "--rule",
+        "aws-sg-open-admin-ports",
+        "--format",
+        "json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.json()["skipped"][0]["reason"].as_str().unwrap().contains("allowed_cidrs"));
+    assert!(
+        run.json()["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_cidrs")
+    );
     assert!(read(&dir, "main.tf").contains("0.0.0.0/0"));
 }
 
@@ -133,7 +178,10 @@ fn crlf_files_keep_their_line_endings() {
     std::fs::write(dir.join("main.tf"), text).unwrap();
     let run = env.run(&["fix", dir.to_str().unwrap(), "--rule", "aws-rds-multi-az"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(read(&dir, "main.tf"), "resource \"aws_db_instance\" \"a\" {\r\n  engine = \"mysql\"\r\n\r\n  multi_az = true\r\n}\r\n");
+    assert_eq!(
+        read(&dir, "main.tf"),
+        "resource \"aws_db_instance\" \"a\" {\r\n  engine = \"mysql\"\r\n\r\n  multi_az = true\r\n}\r\n"
+    );
 }
 
 #[test]
@@ -142,23 +190,60 @@ fn plan_maps_a_ticket_and_fix_applies_the_plan() {
     let dir = workspace(&env);
     let ticket = env.path("REMEDIATION.md");
     std::fs::write(&ticket, TICKET).unwrap();
-    let run = env.ok(&["plan", "--ticket", ticket.to_str().unwrap(), dir.to_str().unwrap(), "--format", "json"]);
+    let run = env.ok(&[
+        "plan",
+        "--ticket",
+        ticket.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     let plan = run.json();
     assert_eq!(plan["schema"], "docket.iac-plan/v1");
     assert_eq!(plan["items"][0]["rule"], "aws-rds-multi-az");
     assert_eq!(plan["items"][0]["targets"][0], "aws_db_instance.orders");
-    assert_eq!(plan["items"].as_array().unwrap().len(), 1, "the open SSH rule was not asked for: {plan}");
+    assert_eq!(
+        plan["items"].as_array().unwrap().len(),
+        1,
+        "the open SSH rule was not asked for: {plan}"
+    );
     let plan_file = env.path("plan.json");
     std::fs::write(&plan_file, run.stdout.as_bytes()).unwrap();
-    env.ok(&["fix", dir.to_str().unwrap(), "--plan", plan_file.to_str().unwrap()]);
+    env.ok(&[
+        "fix",
+        dir.to_str().unwrap(),
+        "--plan",
+        plan_file.to_str().unwrap(),
+    ]);
     let after = read(&dir, "main.tf");
     assert!(after.contains("multi_az = true"));
-    assert!(after.contains("cidr_blocks = [\"0.0.0.0/0\"]"), "an edit the ticket did not ask for");
+    assert!(
+        after.contains("cidr_blocks = [\"0.0.0.0/0\"]"),
+        "an edit the ticket did not ask for"
+    );
     // A ticket about something the catalog cannot do is needs-human with a reason.
-    std::fs::write(&ticket, "## Required Action\n\nMove `orders-db` to a cheaper instance class.\n").unwrap();
-    let plan = env.ok(&["plan", "--ticket", ticket.to_str().unwrap(), dir.to_str().unwrap(), "--format", "json"]).json();
+    std::fs::write(
+        &ticket,
+        "## Required Action\n\nMove `orders-db` to a cheaper instance class.\n",
+    )
+    .unwrap();
+    let plan = env
+        .ok(&[
+            "plan",
+            "--ticket",
+            ticket.to_str().unwrap(),
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .json();
     assert!(plan["items"].as_array().unwrap().is_empty());
-    assert!(plan["needs_human"][0]["reason"].as_str().unwrap().contains("aws_db_instance.orders"));
+    assert!(
+        plan["needs_human"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("aws_db_instance.orders")
+    );
 }
 
 #[test]
@@ -168,7 +253,11 @@ fn rules_list_and_show_print_the_catalog() {
     assert!(list.as_array().unwrap().len() >= 40);
     let show = env.ok(&["rules", "show", "aws-s3-encryption"]);
     assert!(show.stdout.contains("CKV_AWS_145"), "{}", show.all());
-    assert!(show.stdout.contains("--param kms_master_key_id"), "{}", show.all());
+    assert!(
+        show.stdout.contains("--param kms_master_key_id"),
+        "{}",
+        show.all()
+    );
     assert_eq!(env.run(&["rules", "show", "nope"]).code, 2);
 }
 
@@ -187,9 +276,31 @@ fn the_fixer_agent_publishes_a_fix_with_its_plan_as_evidence() {
     .unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["add", "-A"]);
-    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "infra"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "infra",
+        ],
+    );
     let ticket = repo.join("REMEDIATION.md");
-    let run = env.run(&["run", "--repo", repo.to_str().unwrap(), "--ticket", ticket.to_str().unwrap(), "--as", "dev@example.com", "--format", "json"]);
+    let run = env.run(&[
+        "run",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--ticket",
+        ticket.to_str().unwrap(),
+        "--as",
+        "dev@example.com",
+        "--format",
+        "json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all());
     let record = run.json();
     let branch = record["output"]["branch"].as_str().unwrap().to_owned();
