@@ -38,7 +38,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
 
-    /// Output format.
+    /// Output format (sarif: only for `scan`).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
 
@@ -54,7 +54,7 @@ struct Cli {
 pub enum Format {
     Text,
     Json,
-    /// SARIF 2.1.0, for `scan` (code-scanning uploaders read it).
+    // SARIF 2.1.0, only for `scan` (code-scanning uploaders read it).
     Sarif,
 }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The catalog parses, and every rule has test cases beside it.
 
 use docket_iac::catalog::Catalog;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The rule catalog's own test data: every rule folder holds cases of an input
 //! workspace, the findings expected on it, and the workspace expected after
 //! `fix`. One harness walks them all.

@@ -47,13 +47,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 
 /// Creates `path` with `bytes` only if it does not exist yet (mode applied at creation).
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    // Written under a private name and hard-linked into place, so a concurrent
+    // reader never sees the file half-written, and an existing file is never replaced.
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+        .open(&tmp)?;
+    let linked = file
+        .write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .and_then(|_| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
