@@ -1131,7 +1131,13 @@ author_email = "bot@example.com"
         );
         assert_eq!(
             error("agent.kind = \"docker\"\n"),
-            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected `exec`"
+            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected `exec` or `fixer`"
+        );
+        // The fixer runs inside docket: a command beside it is a mistake, named.
+        assert!(
+            error("[agent]\nkind = \"fixer\"\ncommand = [\"./fix.sh\"]\n")
+                .contains("agent.command"),
+            "a command next to the fixer agent must be refused"
         );
     }
 

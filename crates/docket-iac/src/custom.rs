@@ -9,10 +9,10 @@ use serde_json::Value as Json;
 
 use crate::catalog::Rule;
 use crate::eval::{Lookup, Node, Val, Value};
-use crate::fix::{editable_file, editable_insert, json_equal, set_values};
+use crate::fix::{editable_file, editable_insert, json_equal, set_values, shared_default};
 use crate::model::{Resource, Workspace, span_of};
 use crate::render::{Edit, Hcl, NewBody, quote};
-use crate::scan::{Hit, Status, each_nodes};
+use crate::scan::{Hit, Status, each_nodes, header_span};
 
 /// Names of the built-in checks a `rule.toml` may use with `kind = "custom"`.
 pub const NAMES: &[&str] = &[
@@ -86,13 +86,6 @@ impl<'w> Ctx<'_, 'w> {
             custom,
         });
     }
-}
-
-fn header(node: &Node<'_>) -> Range<usize> {
-    let s = node.span();
-    let text = node.ws.file(node.file).map(|f| f.slice(&s)).unwrap_or("");
-    let end = text.find('{').map_or(s.end, |i| s.start + i + 1);
-    s.start..end
 }
 
 pub fn check<'w>(
@@ -225,7 +218,7 @@ fn s3_encryption<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
     ctx.push(
         node,
         Status::Violation,
-        header(node),
+        header_span(node),
         "server_side_encryption".into(),
         "no default encryption configuration".into(),
         None,
@@ -628,7 +621,7 @@ fn firewall_open<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
             ctx.push(
                 node,
                 Status::Violation,
-                header(node),
+                header_span(node),
                 "source_ranges".into(),
                 "no source_ranges, source_tags or source_service_accounts: the rule admits 0.0.0.0/0".into(),
                 None,
@@ -704,16 +697,8 @@ fn open_cidr_fix(
         if element.as_str() == Some("::/0") {
             return Err("an IPv6 ::/0 range is open too; remove it by hand".into());
         }
-        if let Some(var) = &origin.via_default {
-            let uses = ws
-                .instance_module(origin.instance)
-                .and_then(|m| m.var_uses.get(var).copied())
-                .unwrap_or(0);
-            if uses > 1 {
-                return Err(format!(
-                    "the CIDR is the default of var.{var}, which is used {uses} times"
-                ));
-            }
+        if let Some(shared) = shared_default(ws, origin) {
+            return Err(format!("the CIDR is {shared}"));
         }
         editable_file(ws, origin.file)?;
         let text: Vec<String> = allowed.iter().map(|c| quote(c)).collect();
@@ -760,7 +745,7 @@ fn k8s_resources<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
             ctx.push(
                 &c,
                 Status::Violation,
-                header(&c),
+                header_span(&c),
                 place,
                 format!("container {name:?} has no {}", missing.join(", ")),
                 None,
@@ -770,7 +755,7 @@ fn k8s_resources<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
             ctx.push(
                 &c,
                 Status::Unknown,
-                header(&c),
+                header_span(&c),
                 place,
                 String::new(),
                 Some(reason),
@@ -888,22 +873,17 @@ fn k8s_image_fix(
 // ── GKE workload identity ────────────────────────────────────────────────────
 
 fn gke_wi<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
-    match node.lookup("workload_identity_config.workload_pool") {
-        Lookup::Found { value, .. }
-            if value.is_known() || matches!(value.value, Value::Ref { .. }) => {}
-        Lookup::Found { .. } => {}
-        Lookup::Unknown { .. } => {}
-        Lookup::Missing { .. } => {
-            ctx.push(
-                node,
-                Status::Violation,
-                header(node),
-                "workload_identity_config".into(),
-                "workload identity is not enabled".into(),
-                None,
-                None,
-            );
-        }
+    // A pool that is set, even to a value known only later, counts as enabled.
+    if let Lookup::Missing { .. } = node.lookup("workload_identity_config.workload_pool") {
+        ctx.push(
+            node,
+            Status::Violation,
+            header_span(node),
+            "workload_identity_config".into(),
+            "workload identity is not enabled".into(),
+            None,
+            None,
+        );
     }
 }
 
@@ -1051,16 +1031,8 @@ fn sql_networks_fix(
             if json_equal(&new, value) {
                 return Ok(Vec::new());
             }
-            if let Some(var) = &origin.via_default {
-                let uses = ws
-                    .instance_module(origin.instance)
-                    .and_then(|m| m.var_uses.get(var).copied())
-                    .unwrap_or(0);
-                if uses > 1 {
-                    return Err(format!(
-                        "the networks are the default of var.{var}, which is used {uses} times"
-                    ));
-                }
+            if let Some(shared) = shared_default(ws, origin) {
+                return Err(format!("the networks are {shared}"));
             }
             editable_file(ws, origin.file)?;
             let file = ws.file(origin.file).ok_or("file vanished")?;
@@ -1113,7 +1085,7 @@ fn azure_subnet<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
         ctx.push(
             node,
             Status::Violation,
-            header(node),
+            header_span(node),
             String::new(),
             "no network security group is associated".into(),
             None,
@@ -1139,7 +1111,7 @@ fn azure_subnet<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
         ctx.push(
             &subnet,
             Status::Violation,
-            header(&subnet),
+            header_span(&subnet),
             format!("subnet[{i}]"),
             format!("subnet {name:?} has no network security group"),
             None,

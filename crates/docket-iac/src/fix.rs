@@ -472,17 +472,22 @@ pub fn replace_site(
     let Some(origin) = &value.origin else {
         return at_attribute();
     };
-    if let Some(var) = &origin.via_default {
-        let uses = ws
-            .instance_module(origin.instance)
-            .and_then(|m| m.var_uses.get(var).copied())
-            .unwrap_or(0);
-        if uses > 1 {
-            return at_attribute().map_err(|e| format!("var.{var} is used {uses} times, and {e}"));
-        }
+    if let Some(shared) = shared_default(ws, origin) {
+        return at_attribute().map_err(|e| format!("the value is {shared}, and {e}"));
     }
     editable_file(ws, origin.file)?;
     Ok((origin.file, origin.span.clone()))
+}
+
+/// When a value comes from a variable default that other places use too, says so:
+/// changing the default would change them as well.
+pub fn shared_default(ws: &Workspace, origin: &crate::eval::Origin) -> Option<String> {
+    let var = origin.via_default.as_ref()?;
+    let uses = ws
+        .instance_module(origin.instance)
+        .and_then(|m| m.var_uses.get(var).copied())
+        .unwrap_or(0);
+    (uses > 1).then(|| format!("the default of var.{var}, which is used {uses} times"))
 }
 
 /// Does an evaluated value already equal the wanted data?

@@ -22,6 +22,4 @@ use thiserror::Error;
 pub enum IacError {
     #[error("rule {id}: {message}")]
     Rule { id: String, message: String },
-    #[error("unknown rule {0:?} (see `docket rules list`)")]
-    UnknownRule(String),
 }

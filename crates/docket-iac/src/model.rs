@@ -57,8 +57,6 @@ pub struct Instance {
     pub module: usize,
     /// The instance that made the call, and the call's index in its module.
     pub caller: Option<(usize, usize)>,
-    /// The call uses `count` or `for_each`: there are many instances.
-    pub many: bool,
 }
 
 /// One resource block in one module instance.
@@ -70,8 +68,6 @@ pub struct Resource {
     pub name: String,
     /// `aws_s3_bucket.logs`, `module.web.aws_security_group.this`.
     pub address: String,
-    /// `count` or `for_each` is set on the resource or on a calling module.
-    pub many: bool,
 }
 
 #[derive(Debug)]
@@ -137,7 +133,7 @@ impl Workspace {
         };
         for root in 0..ws.modules.len() {
             if !called.contains(&root) {
-                ws.instantiate(root, String::new(), None, false, 0);
+                ws.instantiate(root, String::new(), None, 0);
             }
         }
         ws
@@ -148,7 +144,6 @@ impl Workspace {
         module: usize,
         path: String,
         caller: Option<(usize, usize)>,
-        many: bool,
         depth: usize,
     ) {
         let id = self.instances.len();
@@ -156,7 +151,6 @@ impl Workspace {
             path: path.clone(),
             module,
             caller,
-            many,
         });
         let Some(def) = self.modules.get(module) else {
             return;
@@ -169,7 +163,6 @@ impl Workspace {
             };
             let kind = label(block, 0).to_owned();
             let name = label(block, 1).to_owned();
-            let counted = block.body.has_attribute("count") || block.body.has_attribute("for_each");
             let address = if path.is_empty() {
                 format!("{kind}.{name}")
             } else {
@@ -181,7 +174,6 @@ impl Workspace {
                 kind,
                 name,
                 address,
-                many: many || counted,
             });
         }
         if depth >= MAX_MODULE_DEPTH {
@@ -191,21 +183,12 @@ impl Workspace {
             return;
         }
         for (i, call) in calls.iter().enumerate() {
-            let counted = self
-                .block(call.block)
-                .is_some_and(|b| b.body.has_attribute("count") || b.body.has_attribute("for_each"));
             let child = if path.is_empty() {
                 format!("module.{}", call.name)
             } else {
                 format!("{path}.module.{}", call.name)
             };
-            self.instantiate(
-                call.target,
-                child,
-                Some((id, i)),
-                many || counted,
-                depth + 1,
-            );
+            self.instantiate(call.target, child, Some((id, i)), depth + 1);
         }
     }
 

@@ -91,23 +91,16 @@ pub struct Hit<'w> {
 }
 
 pub fn resource_node<'w>(ws: &'w Workspace, r: &Resource) -> Option<Node<'w>> {
-    let block = ws.block(r.block)?;
+    // `count`/`for_each` make instances whose bodies are the same text: the text is
+    // judged once, and values that differ per instance (`count.index`) are unknown.
     Some(Node {
         ws,
         instance: r.instance,
         file: r.block.file,
-        block,
+        block: ws.block(r.block)?,
         scope: Scope::default(),
-        dynamic_unknown: r
-            .many
-            .then(|| format!("{} has several instances (count/for_each)", r.address)),
+        dynamic_unknown: None,
         dynamic_span: None,
-    })
-    .map(|mut n| {
-        // `count`/`for_each` make instances, but their bodies are the same text:
-        // judge the text, and let values that depend on the instance be unknown.
-        n.dynamic_unknown = None;
-        n
     })
 }
 
@@ -350,7 +343,7 @@ pub enum Judgement {
 
 /// Where a finding about `path` in `node` points: the attribute, or the header
 /// of the deepest block that exists.
-fn header_span(node: &Node<'_>) -> Range<usize> {
+pub fn header_span(node: &Node<'_>) -> Range<usize> {
     let s = node.span();
     let text = node.ws.file(node.file).map(|f| f.slice(&s)).unwrap_or("");
     let end = text.find('{').map_or(s.end, |i| s.start + i + 1);
