@@ -10,7 +10,7 @@ use docket_iac::catalog::{Catalog, Rule, Severity};
 use docket_iac::fix::{FixRequest, fix as run_fix};
 use docket_iac::model::Workspace;
 use docket_iac::plan::{Plan, make_plan};
-use docket_iac::scan::{ScanOptions, Status, scan as run_scan};
+use docket_iac::scan::{ScanOptions, Status, scan_sources};
 use serde_json::Value as Json;
 
 use crate::output::Output;
@@ -160,9 +160,8 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
     };
     let params = parse_params(catalog, &args.params, &rules)?;
     let (_, sources) = load(&args.path)?;
-    let ws = Workspace::load(&sources);
-    let report = run_scan(
-        &ws,
+    let report = scan_sources(
+        sources,
         catalog,
         &ScanOptions {
             rules,
@@ -187,19 +186,40 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
             env!("CARGO_PKG_VERSION"),
         ))?,
         Format::Json => {
-            let summary = serde_json::json!({
-                "files": report.files,
-                "resources": report.resources,
-                "violations": report.findings.iter().filter(|f| f.status == Status::Violation).count(),
-                "unknown": report.findings.iter().filter(|f| f.status == Status::Unknown).count(),
-                "parse_errors": report.errors.len(),
-            });
-            out.json_value(&serde_json::json!({
-                "findings": report.findings,
-                "errors": report.errors,
-                "warnings": report.warnings,
-                "summary": summary,
-            }))?;
+            // Serialised straight from the report: a `json!` tree of every finding
+            // would double the memory of a large scan.
+            #[derive(serde::Serialize)]
+            struct Summary {
+                files: usize,
+                resources: usize,
+                violations: usize,
+                unknown: usize,
+                parse_errors: usize,
+            }
+            #[derive(serde::Serialize)]
+            struct ScanJson<'a> {
+                findings: &'a [docket_iac::scan::Finding],
+                errors: &'a [docket_iac::source::ParseError],
+                warnings: &'a [String],
+                summary: Summary,
+            }
+            let violations = report
+                .findings
+                .iter()
+                .filter(|f| f.status == Status::Violation)
+                .count();
+            out.json_value(&ScanJson {
+                findings: &report.findings,
+                errors: &report.errors,
+                warnings: &report.warnings,
+                summary: Summary {
+                    files: report.files,
+                    resources: report.resources,
+                    violations,
+                    unknown: report.findings.len() - violations,
+                    parse_errors: report.errors.len(),
+                },
+            })?;
         }
         Format::Text => {
             for f in &report.findings {

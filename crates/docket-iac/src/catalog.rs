@@ -64,10 +64,10 @@ pub struct References {
     /// AWS Foundational Security Best Practices controls, e.g. `S3.17`.
     #[serde(default)]
     pub fsbp: Vec<String>,
-    /// Equivalent Checkov check ids, e.g. `CKV_AWS_145`.
+    /// Equivalent Checkov check ids, e.g. `CKV_AWS_19`.
     #[serde(default)]
     pub checkov: Vec<String>,
-    /// Equivalent Trivy (formerly tfsec) ids, e.g. `AVD-AWS-0132`.
+    /// Equivalent Trivy (formerly tfsec) ids, e.g. `AVD-AWS-0088`.
     #[serde(default)]
     pub trivy: Vec<String>,
     /// Documentation the rule relies on.

@@ -180,6 +180,37 @@ fn required_action(text: &str) -> &str {
     rest.get(..end).unwrap_or(rest)
 }
 
+/// The first sentence of the requested action, for a reviewer: markdown
+/// markers dropped, control characters removed (the ticket is untrusted text),
+/// cut at 160 characters.
+fn first_ask(action: &str) -> Option<String> {
+    const MAX: usize = 160;
+    let line = action
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let line = line.trim_start_matches(['-', '*', '>', ' ']);
+    let line = line
+        .split_once(". ")
+        .map_or(line, |(first, _)| first)
+        .trim_end_matches(['.', ':']);
+    let clean: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '"' { '\'' } else { c })
+        .collect::<String>()
+        .replace("**", "");
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.is_empty() {
+        return None;
+    }
+    Some(if clean.chars().count() > MAX {
+        format!("{}…", clean.chars().take(MAX).collect::<String>())
+    } else {
+        clean
+    })
+}
+
 fn identifiers(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: &str| {
@@ -569,13 +600,16 @@ pub fn make_plan(sources: &SourceSet, catalog: &Catalog, ticket: &str) -> Plan {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let asks = first_ask(action)
+            .map(|a| format!(" (it asks: \"{a}\")"))
+            .unwrap_or_default();
         needs.insert(NeedsHuman {
             subject: "ticket".into(),
             reason: if mapped.is_empty() {
-                "no rule in the catalog makes the change the ticket asks for, and none of its identifiers names a resource of this workspace".into()
+                format!("no rule in the catalog makes the change the ticket asks for{asks}, and none of its identifiers names a resource of this workspace")
             } else {
                 format!(
-                    "no rule in the catalog makes the change the ticket asks for; its identifiers name {}; the change needs a human design",
+                    "no rule in the catalog makes the change the ticket asks for{asks}; its identifiers name {}; the change needs a human design",
                     mapped.join(", ")
                 )
             },

@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, CheckKind, Condition, Missing, References, Rule, S
 use crate::custom;
 use crate::eval::{Lookup, Node, Scope, Val, Value};
 use crate::model::{Resource, Workspace};
-use crate::source::ParseError;
+use crate::source::{ParseError, SourceSet};
 
 /// A finding is either a violation or a value that could not be judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -54,7 +54,7 @@ pub struct Finding {
 }
 
 /// What a scan saw.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ScanReport {
     pub findings: Vec<Finding>,
     pub errors: Vec<ParseError>,
@@ -175,12 +175,7 @@ pub fn scan(ws: &Workspace, catalog: &Catalog, opts: &ScanOptions) -> ScanReport
         .iter()
         .map(|h| finding(ws, h))
         .collect();
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, &a.rule_id, &a.address)
-            .cmp(&(&b.file, b.line, b.column, &b.rule_id, &b.address))
-    });
-    findings
-        .dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.file == b.file);
+    sort_findings(&mut findings);
     ScanReport {
         findings,
         errors: ws.errors.clone(),
@@ -188,6 +183,36 @@ pub fn scan(ws: &Workspace, catalog: &Catalog, opts: &ScanOptions) -> ScanReport
         files: ws.files.len(),
         resources: ws.resources.len(),
     }
+}
+
+/// Scans a whole tree one independent part at a time (see
+/// [`SourceSet::into_parts`]): the same report as loading everything into one
+/// workspace, with only one part's syntax trees in memory at once.
+pub fn scan_sources(sources: SourceSet, catalog: &Catalog, opts: &ScanOptions) -> ScanReport {
+    let mut report = ScanReport::default();
+    for part in sources.into_parts() {
+        let ws = Workspace::load(&part);
+        let one = scan(&ws, catalog, opts);
+        report.findings.extend(one.findings);
+        report.errors.extend(one.errors);
+        report.warnings.extend(one.warnings);
+        report.files += one.files;
+        report.resources += one.resources;
+    }
+    sort_findings(&mut report.findings);
+    report
+        .errors
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    report
+}
+
+fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.rule_id, &a.address)
+            .cmp(&(&b.file, b.line, b.column, &b.rule_id, &b.address))
+    });
+    findings
+        .dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.file == b.file);
 }
 
 pub fn finding(ws: &Workspace, h: &Hit<'_>) -> Finding {

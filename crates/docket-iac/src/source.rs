@@ -1,6 +1,9 @@
 //! The text of a Terraform workspace, and positions inside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
 use std::ops::Range;
 
 use hcl_edit::structure::Body;
@@ -37,6 +40,70 @@ impl SourceSet {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
+
+    /// Splits the set into independent parts: folders joined by a local module
+    /// call (`source = "./…"` or `"../…"`) stay in one part, unrelated root
+    /// modules go to separate parts. A scan of each part alone gives the same
+    /// findings as a scan of the whole, while only one part's syntax trees are
+    /// held at a time.
+    ///
+    /// The links come from the text, not the syntax tree, so that finding them
+    /// costs no parse. They may over-join (a `source` argument of a resource that
+    /// happens to name a sibling folder), which is harmless; they cannot miss a
+    /// call, because Terraform requires a module source to be a literal string.
+    pub fn into_parts(self) -> Vec<SourceSet> {
+        let Some(local_source) = LOCAL_SOURCE.as_ref() else {
+            return vec![self];
+        };
+        let dirs: Vec<String> = self
+            .files
+            .keys()
+            .map(|p| dir_of(p).to_owned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index: BTreeMap<&str, usize> = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.as_str(), i))
+            .collect();
+        let mut parent: Vec<usize> = (0..dirs.len()).collect();
+        for (path, text) in &self.files {
+            let dir = dir_of(path);
+            let Some(&from) = index.get(dir) else {
+                continue;
+            };
+            for cap in local_source.captures_iter(text) {
+                let target = cap.get(1).and_then(|m| join_dir(dir, m.as_str()));
+                if let Some(&to) = target.as_deref().and_then(|t| index.get(t)) {
+                    let (a, b) = (find(&mut parent, from), find(&mut parent, to));
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+        let mut parts: BTreeMap<usize, SourceSet> = BTreeMap::new();
+        for (path, text) in self.files {
+            let Some(&d) = index.get(dir_of(&path)) else {
+                continue;
+            };
+            let root = find(&mut parent, d);
+            parts.entry(root).or_default().files.insert(path, text);
+        }
+        parts.into_values().collect()
+    }
+}
+
+/// `source = "./x"` or `source = "../x"` anywhere in a file.
+static LOCAL_SOURCE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r#"\bsource\s*=\s*"(\.{1,2}/[^"]*)""#).ok());
+
+/// Union-find root with path halving.
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
 }
 
 /// Directory part of a relative path: `"modules/sg/main.tf"` → `"modules/sg"`,

@@ -180,3 +180,52 @@ fn every_rule_passes_its_own_cases() {
         failures.join("\n\n")
     );
 }
+
+/// A tree scanned one independent part at a time reports exactly what one big
+/// workspace does: every rule case's input, side by side in one tree, scanned
+/// both ways with every rule.
+#[test]
+fn scanning_in_parts_matches_one_workspace() {
+    let catalog = Catalog::builtin().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut all = SourceSet::new();
+    for rule in catalog.rules() {
+        let tests = root.join(&rule.id).join("tests");
+        for case in std::fs::read_dir(&tests).unwrap() {
+            let case = case.unwrap().path();
+            let prefix = format!(
+                "{}/{}",
+                rule.id,
+                case.file_name().unwrap().to_string_lossy()
+            );
+            for (path, text) in read_tree(&case.join("input")).iter() {
+                all.insert(format!("{prefix}/{path}"), text);
+            }
+        }
+    }
+    let parts = all.clone().into_parts();
+    assert!(parts.len() > 100, "only {} parts", parts.len());
+    assert!(
+        parts.iter().any(|p| {
+            let dirs: BTreeSet<&str> = p
+                .iter()
+                .map(|(f, _)| docket_iac::source::dir_of(f))
+                .collect();
+            dirs.len() > 1
+        }),
+        "no part joins a module to its caller"
+    );
+    let opts = ScanOptions::default();
+    let ws = Workspace::load(&all);
+    let whole = scan(&ws, catalog, &opts);
+    let split = docket_iac::scan::scan_sources(all, catalog, &opts);
+    assert!(
+        whole.findings.len() > 100,
+        "{} findings",
+        whole.findings.len()
+    );
+    assert_eq!(
+        serde_json::to_value(&whole).unwrap(),
+        serde_json::to_value(&split).unwrap()
+    );
+}
