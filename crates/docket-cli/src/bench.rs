@@ -28,6 +28,9 @@ pub enum BenchCommand {
     /// through the golden path with the fixer agent, then re-scan, idempotency,
     /// reproducibility and untouched-file checks; one row per scenario.
     Rattleback(crate::bench_rattleback::RattlebackArgs),
+    /// Policy decision latency: the built-in bundle plus a 20-rule repository
+    /// bundle, compiled once, publish decisions with input serialisation.
+    Policy(crate::bench_policy::PolicyBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +86,7 @@ pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyho
         BenchCommand::Ledger(args) => args,
         BenchCommand::Run(args) => return bench_run(&args, out).await,
         BenchCommand::Rattleback(args) => return crate::bench_rattleback::run(args, out).await,
+        BenchCommand::Policy(args) => return crate::bench_policy::run(args, out),
     };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {

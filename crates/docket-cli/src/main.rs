@@ -3,6 +3,7 @@
 //! 2 error).
 
 mod bench;
+mod bench_policy;
 mod bench_rattleback;
 mod blob_cmd;
 mod context;
@@ -11,6 +12,7 @@ mod iac_cmd;
 mod key_cmd;
 mod log_cmd;
 mod output;
+mod policy_cmd;
 mod quickstart;
 mod run_cmd;
 mod timearg;
@@ -95,6 +97,18 @@ enum Command {
     /// The IaC rule catalog.
     #[command(subcommand)]
     Rules(iac_cmd::RulesCommand),
+    /// Policies as code: test them, evaluate one decision, show a bundle's digest.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Approve a run held for approval. The `approve` decision must allow it (by
+    /// default the approver neither requested nor started the run). Exit 1 refused.
+    Approve(policy_cmd::ApproveArgs),
+    /// Grant or list exceptions: one failed rule may pass for one held run.
+    #[command(subcommand)]
+    Exception(policy_cmd::ExceptionCommand),
+    /// Complete a held run: decide again with its approvals and exceptions and
+    /// publish when allowed (or discard it). Exit 0 published, 1 still held.
+    Publish(policy_cmd::PublishArgs),
     /// A guided tour in a throw-away directory: a governed demo repository where one
     /// ticket publishes and one is blocked, then the evidence is proven and verified.
     Quickstart(quickstart::QuickstartArgs),
@@ -171,5 +185,9 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         Command::Fix(args) => iac_cmd::fix(args, out),
         Command::Plan(args) => iac_cmd::plan(args, out),
         Command::Rules(cmd) => iac_cmd::rules(cmd, out),
+        Command::Policy(cmd) => policy_cmd::policy(cmd, out),
+        Command::Approve(args) => policy_cmd::approve(args, &global, out).await,
+        Command::Exception(cmd) => policy_cmd::exception(cmd, &global, out).await,
+        Command::Publish(args) => policy_cmd::publish(args, &global, out).await,
     }
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use docket_engine::governance;
 use docket_engine::record::{RunRecord, RunStatus, kinds};
-use docket_engine::run::{Engine, RunOptions, list_tickets, load_governed};
+use docket_engine::run::{Engine, RunOptions, evaluate, list_tickets, load_governed};
 use docket_ledger::{EntryFilter, NewEntry};
+use docket_policy::Point;
 use serde_json::json;
 
 use crate::context::GlobalArgs;
@@ -178,6 +180,7 @@ pub async fn intake(
     out: &Output,
 ) -> anyhow::Result<Outcome> {
     let governed = load_governed(&args.repo, args.base.as_deref()).await?;
+    let gov = governance::load(&governed.repo, &governed.base_commit, &governed.config).await?;
     let ledger = global.open_ledger().await?;
     let mut rows = Vec::new();
     for (path, parsed) in list_tickets(governed.repo.root(), &governed.config)? {
@@ -195,11 +198,31 @@ pub async fn intake(
                         json!({"ticket": {"id": ticket.id, "digest": ticket.digest, "source": shown}, "eligible": reasons.is_empty(), "reasons": reasons}),
                     ))
                     .await?;
+                // The intake policy decides; docket.toml's rules are its input.
+                let input = governance::intake_input(
+                    &governed.config,
+                    &governed.base_commit,
+                    &gov,
+                    &ticket,
+                    &reasons,
+                );
+                let (decision, mut payload, blob) =
+                    evaluate(&gov, Point::Intake, &input, ledger.blobs())?;
+                payload["ticket"] = json!({"id": ticket.id, "source": shown});
+                let decided = ledger
+                    .append(
+                        NewEntry::new(kinds::POLICY, payload)
+                            .with_blobs(vec![blob])
+                            .with_links(vec![(appended.index, appended.leaf_hash)]),
+                    )
+                    .await?;
                 json!({
                     "ticket": ticket.id, "title": ticket.title, "path": shown,
-                    "eligible": reasons.is_empty(),
-                    "reasons": reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "ledger_index": appended.index,
+                    "eligible": decision.allowed(),
+                    "reasons": decision.reasons(),
+                    "warnings": decision.warn,
+                    "bundle_digest": decision.bundle_digest,
+                    "ledger_index": decided.index,
                 })
             }
             Err(e) => {
@@ -306,7 +329,7 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, out: &Output) -> anyhow::Re
     })
 }
 
-fn print_record(r: &RunRecord, out: &Output) {
+pub(crate) fn print_record(r: &RunRecord, out: &Output) {
     out.line(format!("run        {}", r.run_id));
     out.line(format!(
         "ticket     {} — {} ({})",
@@ -373,6 +396,15 @@ fn print_record(r: &RunRecord, out: &Output) {
             c.check, c.mode, c.outcome, c.detail
         ));
     }
+    for d in &r.decisions {
+        out.line(format!(
+            "policy     {:<8} {:<17} bundle {}",
+            d.point, d.verdict, d.bundle_digest
+        ));
+        for m in &d.messages {
+            out.line(format!("             {m}"));
+        }
+    }
     out.line(format!("outcome    {}", r.outcome.status.as_str()));
     for reason in &r.outcome.reasons {
         out.line(format!("  reason   {reason}"));
@@ -386,6 +418,25 @@ fn print_record(r: &RunRecord, out: &Output) {
         if let Some(remote) = &o.pushed_to {
             out.line(format!("pushed to  {remote}"));
         }
+    }
+    if let Some(held) = &r.held {
+        out.line(format!(
+            "held       {} ({})",
+            held.reference,
+            &held.commit[..held.commit.len().min(12)]
+        ));
+        let next = if r.outcome.status == RunStatus::AwaitingApproval {
+            format!("docket approve {} --as APPROVER", r.run_id)
+        } else {
+            format!(
+                "docket exception grant --run {} --rule RULE --as APPROVER --reason TEXT",
+                r.run_id
+            )
+        };
+        out.line(format!(
+            "next       {next}; then `docket publish {}` (or `--discard`)",
+            r.run_id
+        ));
     }
     if let Some(index) = r.ledger.index {
         out.line(format!(
@@ -403,13 +454,18 @@ async fn load_records(
         kind: Some(kinds::RECORD.into()),
         ..EntryFilter::default()
     };
-    let mut records = Vec::new();
+    // A held run that is later published or discarded has a later record; the
+    // latest one is the run's state, listed where the run first appeared.
+    let mut records: Vec<RunRecord> = Vec::new();
     for stored in ledger.list(&filter).await? {
         let entry = stored.decode()?;
         let mut record: RunRecord = serde_json::from_value(entry.payload)
             .with_context(|| format!("ledger entry {} is not a run record", stored.index))?;
         record.ledger.index = Some(stored.index);
-        records.push(record);
+        match records.iter_mut().find(|r| r.run_id == record.run_id) {
+            Some(earlier) => *earlier = record,
+            None => records.push(record),
+        }
     }
     Ok((ledger, records))
 }

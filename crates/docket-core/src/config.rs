@@ -24,6 +24,11 @@ pub struct Config {
     pub validation: ValidationConfig,
     pub checks: ChecksConfig,
     pub publish: PublishConfig,
+    pub policy: PolicyConfig,
+    pub approvals: ApprovalsConfig,
+    pub budgets: BudgetsConfig,
+    /// `[[people]]`: identities and roles (also readable from `.docket/people.toml`).
+    pub people: Vec<PersonConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -229,6 +234,71 @@ impl Default for PublishConfig {
         }
     }
 }
+
+/// `[policy]`: the policy bundle in force and the limits of one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Whether docket's built-in default policies are in force beside the
+    /// repository's own `.docket/policies`.
+    pub builtin: bool,
+    /// Wall-clock limit of one decision, in milliseconds.
+    pub timeout_ms: u64,
+    /// Memory limit of one decision, in MiB (see docs/policy.md for what it bounds).
+    pub memory_mb: u64,
+    /// Largest input document, in KiB.
+    pub max_input_kb: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            timeout_ms: 1000,
+            memory_mb: 64,
+            max_input_kb: 8192,
+        }
+    }
+}
+
+/// `[approvals]`: whether a run needs a second person's approval before publishing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    pub required: bool,
+    pub min: u32,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            required: false,
+            min: 1,
+        }
+    }
+}
+
+/// `[budgets]`: limits per ticket and per day (UTC); absent means no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetsConfig {
+    pub ticket_attempts: Option<u64>,
+    pub ticket_agent_seconds: Option<u64>,
+    pub day_attempts: Option<u64>,
+    pub day_agent_seconds: Option<u64>,
+}
+
+/// One `[[people]]` entry: a person, the names they go by, and their roles.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonConfig {
+    pub id: String,
+    pub emails: Vec<String>,
+    pub names: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+pub const ROLES: &[&str] = &["requester", "initiator", "approver", "admin"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -504,7 +574,62 @@ fn validate(config: &Config) -> Result<(), Problem> {
     validate_agent(&config.agent)?;
     validate_rules(&config.rules)?;
     validate_validation(&config.validation, &config.agent)?;
-    validate_publish(&config.publish)
+    validate_publish(&config.publish)?;
+    validate_policy(config)
+}
+
+fn validate_policy(config: &Config) -> Result<(), Problem> {
+    let policy = &config.policy;
+    for (field, value, max) in [
+        ("timeout_ms", policy.timeout_ms, 60_000),
+        ("memory_mb", policy.memory_mb, 4096),
+        ("max_input_kb", policy.max_input_kb, 1 << 20),
+    ] {
+        if value == 0 || value > max {
+            return Err(problem(
+                key(&["policy", field]),
+                format!("{field} = {value} is out of range: use 1 to {max}"),
+            ));
+        }
+    }
+    if config.approvals.required && config.approvals.min == 0 {
+        return Err(problem(
+            key(&["approvals", "min"]),
+            "min = 0 with required = true: set min to at least 1, or required = false",
+        ));
+    }
+    for (field, value) in [
+        ("ticket_attempts", config.budgets.ticket_attempts),
+        ("ticket_agent_seconds", config.budgets.ticket_agent_seconds),
+        ("day_attempts", config.budgets.day_attempts),
+        ("day_agent_seconds", config.budgets.day_agent_seconds),
+    ] {
+        if value == Some(0) {
+            return Err(problem(
+                key(&["budgets", field]),
+                format!("{field} = 0 would refuse every run: remove it for no limit"),
+            ));
+        }
+    }
+    for (i, person) in config.people.iter().enumerate() {
+        if person.id.trim().is_empty() {
+            return Err(problem(
+                vec![KeySegment::Key("people".into()), KeySegment::Index(i)],
+                "a person needs a non-empty `id`",
+            ));
+        }
+        if let Some(role) = person.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+            return Err(problem(
+                vec![
+                    KeySegment::Key("people".into()),
+                    KeySegment::Index(i),
+                    KeySegment::Key("roles".into()),
+                ],
+                format!("unknown role {role:?}: use {}", ROLES.join(", ")),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_repository(repository: &RepositoryConfig) -> Result<(), Problem> {
@@ -797,6 +922,44 @@ branch_prefix = "docket/"
 # Author of the commits docket makes.
 author_name = "docket"
 author_email = "docket@localhost"
+
+[policy]
+# Rego policies in .docket/policies/*.rego (and *.json data), read from the base
+# ref like this file, decide at four points: intake, run, publish, approve.
+# Whether docket's built-in default policies are in force beside them (see
+# docs/policy.md). Every decision is recorded with the digest of the bundle.
+builtin = true
+# Wall-clock limit of one decision, in milliseconds; over it, the decision is a deny.
+timeout_ms = 1000
+# Memory limit of one decision, in MiB (what it bounds: docs/policy.md).
+memory_mb = 64
+# Largest input document a policy is given, in KiB; a larger one is a deny.
+max_input_kb = 8192
+
+[approvals]
+# Whether a run must be approved (`docket approve RUN --as USER`) by someone who
+# neither requested nor started it before it is published (`docket publish RUN`).
+required = false
+# How many such approvals of the final change are needed.
+min = 1
+
+[budgets]
+# Limits per ticket and per UTC day on agent attempts and agent wall time; a run
+# over a limit is refused and the refusal recorded. Unset means no limit.
+# ticket_attempts = 6
+# ticket_agent_seconds = 3600
+# day_attempts = 100
+# day_agent_seconds = 36000
+
+# Who is who: identities (emails, tracker and code-host user names) and roles
+# (requester, initiator, approver, admin). Also read from .docket/people.toml.
+# When anyone is listed, only people with the initiator (or admin) role may start
+# runs and only approvers (or admins) may approve.
+# [[people]]
+# id = "alice"
+# emails = ["alice@example.com"]
+# names = ["alice", "alice-gh"]
+# roles = ["initiator", "approver"]
 "#;
 
 const TEMPLATE_ALIAS_LINE: &str = "alias = \"repo\"\n";
@@ -899,6 +1062,18 @@ mod tests {
                     author_name: "docket".into(),
                     author_email: "docket@localhost".into(),
                 },
+                policy: PolicyConfig {
+                    builtin: true,
+                    timeout_ms: 1000,
+                    memory_mb: 64,
+                    max_input_kb: 8192,
+                },
+                approvals: ApprovalsConfig {
+                    required: false,
+                    min: 1,
+                },
+                budgets: BudgetsConfig::default(),
+                people: vec![],
             }
         );
     }
@@ -994,6 +1169,7 @@ author_email = "bot@example.com"
                     author_name: "Docket Bot".into(),
                     author_email: "bot@example.com".into(),
                 },
+                ..Config::default()
             }
         );
     }
@@ -1073,8 +1249,21 @@ author_email = "bot@example.com"
     fn template_documents_every_key() {
         let lines: Vec<&str> = CONFIG_TEMPLATE.lines().collect();
         let sections = expected_fields("");
-        assert_eq!(sections.len(), 7);
+        assert_eq!(sections.len(), 11);
         for section in &sections {
+            if section == "people" {
+                // An array of tables, shown commented out.
+                assert!(lines.contains(&"# [[people]]"), "template lacks [[people]]");
+                for field in ["id", "emails", "names", "roles"] {
+                    assert!(
+                        lines
+                            .iter()
+                            .any(|l| l.starts_with(&format!("# {field} = "))),
+                        "template lacks people.{field}"
+                    );
+                }
+                continue;
+            }
             assert!(
                 lines.contains(&format!("[{section}]").as_str()),
                 "template lacks [{section}]"
@@ -1115,7 +1304,7 @@ author_email = "bot@example.com"
         );
         assert_eq!(
             error("[repository]\nalias = \"x\"\n[reviewers]\nteam = 1\n"),
-            "docket.toml:3:2: reviewers: unknown field `reviewers`, expected one of `repository`, `intake`, `agent`, `rules`, `validation`, `checks`, `publish`"
+            "docket.toml:3:2: reviewers: unknown field `reviewers`, expected one of `repository`, `intake`, `agent`, `rules`, `validation`, `checks`, `publish`, `policy`, `approvals`, `budgets`, `people`"
         );
     }
 

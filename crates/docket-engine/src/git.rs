@@ -289,6 +289,99 @@ impl Repo {
         Err(output.into_error(args, &self.root))
     }
 
+    /// The entries under folder `dir` of `commit`'s tree, recursively: (mode, path)
+    /// with repository-relative paths. Empty when the folder does not exist.
+    pub async fn list_tree(
+        &self,
+        commit: &str,
+        dir: &str,
+    ) -> Result<Vec<(String, String)>, GitError> {
+        let call = GitCall::new(&self.root)
+            .args(["ls-tree", "-r", "-z", "--full-tree", commit, "--"])
+            .arg(format!("{}/", dir.trim_end_matches('/')));
+        let args = call.display_args();
+        let output = call.output().await?;
+        if output.code != Some(0) {
+            return Err(output.into_error(args, &self.root));
+        }
+        let mut out = Vec::new();
+        for record in output.stdout.split(|b| *b == 0) {
+            // `<mode> SP <type> SP <object> TAB <path>`
+            let Some(tab) = record.iter().position(|b| *b == b'\t') else {
+                continue;
+            };
+            let (meta, path) = record.split_at(tab);
+            let mode =
+                String::from_utf8_lossy(meta.split(|b| *b == b' ').next().unwrap_or_default());
+            out.push((
+                mode.into_owned(),
+                String::from_utf8_lossy(&path[1..]).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Creates `reference` at `commit`, refusing to overwrite one that exists.
+    async fn create_ref(&self, reference: &str, commit: &str, name: &str) -> Result<(), GitError> {
+        // The empty old value makes the update atomic "create only": git refuses to
+        // overwrite an existing ref; only then do we look at why it refused.
+        let result = GitCall::new(&self.root)
+            .args(["update-ref", "-m"])
+            .arg(format!("docket: create {name}"))
+            .args(["--", reference, commit, ""])
+            .run()
+            .await;
+        if let Err(error) = result {
+            if ref_exists(&self.root, reference).await? {
+                return Err(GitError::BranchExists {
+                    branch: name.to_owned(),
+                    repo: self.root.clone(),
+                });
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Creates branch `branch` at a commit already in this repository (a held run's).
+    pub async fn create_branch_at(&self, branch: &str, commit: &str) -> Result<(), GitError> {
+        validate_branch_name(&self.root, branch).await?;
+        self.create_ref(&format!("refs/heads/{branch}"), commit, branch)
+            .await
+    }
+
+    /// The commit `reference` points at, if it exists.
+    pub async fn ref_commit(&self, reference: &str) -> Result<Option<String>, GitError> {
+        if !ref_exists(&self.root, reference).await? {
+            return Ok(None);
+        }
+        resolve_commit(&self.root, reference).await.map(Some)
+    }
+
+    /// The tree and first parent of `commit`.
+    pub async fn tree_and_parent(
+        &self,
+        commit: &str,
+    ) -> Result<(String, Option<String>), GitError> {
+        let call = GitCall::new(&self.root)
+            .args(["rev-parse", "--verify"])
+            .arg(format!("{commit}^{{tree}}"));
+        let tree = parse_object_id(&call.run().await?).unwrap_or_default();
+        let parent = resolve_commit(&self.root, &format!("{commit}^1"))
+            .await
+            .ok();
+        Ok((tree, parent))
+    }
+
+    /// Deletes `reference` if it still points at `commit`.
+    pub async fn delete_ref(&self, reference: &str, commit: &str) -> Result<(), GitError> {
+        GitCall::new(&self.root)
+            .args(["update-ref", "-d", "--", reference, commit])
+            .run()
+            .await
+            .map(|_| ())
+    }
+
     /// `user.email` as configured for this repository (local, global or included), if any.
     pub async fn user_email(&self) -> Result<Option<String>, GitError> {
         let call = GitCall::new(&self.root).args(["config", "--get", "user.email"]);
@@ -614,27 +707,17 @@ impl Worktree {
             resolve_commit(&self.path, commit).await?;
             return Err(error);
         }
-        let commit = commit.to_owned();
-        let reference = format!("refs/heads/{branch}");
-        // The empty old value makes the update atomic "create only": git refuses to
-        // overwrite an existing branch; only then do we look at why it refused.
-        let result = GitCall::new(&repo.root)
-            .args(["update-ref", "-m"])
-            .arg(format!("docket: create branch {branch}"))
-            .args(["--", &reference, &commit, ""])
-            .run()
-            .await;
-        if let Err(error) = result {
-            if ref_exists(&repo.root, &reference).await? {
-                return Err(GitError::BranchExists {
-                    branch: branch.to_owned(),
-                    repo: repo.root.clone(),
-                });
-            }
-            return Err(error);
-        }
+        repo.create_ref(&format!("refs/heads/{branch}"), commit, branch)
+            .await?;
         tracing::info!(repo = %repo.root.display(), worktree = %self.path.display(), %branch, %commit, "created branch");
         Ok(())
+    }
+
+    /// Keeps `commit` in the user's repository under `reference` (outside
+    /// `refs/heads`, so no branch appears): a run held at the publish point.
+    pub async fn hold(&self, repo: &Repo, reference: &str, commit: &str) -> Result<(), GitError> {
+        self.copy_new_objects(repo, commit).await?;
+        repo.create_ref(reference, commit, reference).await
     }
 
     /// The checkout's own `.git` directory. Anything else (a `.git` file or symlink an

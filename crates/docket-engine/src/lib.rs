@@ -2,6 +2,8 @@
 //! rules, validation, governance checks, publish, and the evidence of each step.
 
 pub mod git;
+pub mod governance;
+pub mod held;
 pub mod iac;
 pub mod process;
 pub mod record;

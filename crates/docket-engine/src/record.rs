@@ -17,6 +17,14 @@ pub mod kinds {
     pub const CHECK: &str = "run.check";
     pub const PUBLISHED: &str = "run.published";
     pub const RECORD: &str = "run.record";
+    /// One policy decision (any point), with bundle and input digests.
+    pub const POLICY: &str = "policy.decision";
+    /// An approval of a run's change, written after the approve decision allowed it.
+    pub const APPROVAL: &str = "run.approval";
+    /// An exception letting one failed rule pass for one run.
+    pub const EXCEPTION: &str = "run.exception";
+    /// A held run whose kept checkout was discarded without publishing.
+    pub const DISCARDED: &str = "run.discarded";
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,8 +48,39 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     pub output: Option<RunOutput>,
     pub ledger: LedgerRef,
+    /// The policy decisions taken for this run, in order.
+    #[serde(default)]
+    pub decisions: Vec<DecisionSummary>,
+    /// Set while a run is held at the publish point (awaiting approval, or blocked
+    /// by a decision an exception may lift): the judged commit `docket publish`
+    /// puts on the run's branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<HeldRun>,
 }
 
+/// One policy decision as the run record cites it; the `policy.decision` entry
+/// holds the rest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecisionSummary {
+    pub point: String,
+    /// `allow`, `deny` or `approval-required`.
+    pub verdict: String,
+    /// Errors, denials, approval reasons and warnings, in that order.
+    pub messages: Vec<String>,
+    pub bundle_digest: String,
+    pub input_digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeldRun {
+    /// The git ref in the governed repository that keeps the judged commit
+    /// (`refs/docket/held/<run>`); not a branch.
+    pub reference: String,
+    /// The commit `docket publish` puts on the run's branch.
+    pub commit: String,
+    /// Its tree: exactly the tree the rules, validation and checks judged.
+    pub tree: String,
+}
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TicketRef {
     pub id: String,
@@ -151,15 +190,20 @@ pub struct CheckResult {
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     Published,
+    AwaitingApproval,
     Blocked,
     Failed,
     Cancelled,
+    /// A held run whose change was discarded without publishing.
+    Discarded,
 }
 
 impl RunStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             RunStatus::Published => "published",
+            RunStatus::AwaitingApproval => "awaiting-approval",
+            RunStatus::Discarded => "discarded",
             RunStatus::Blocked => "blocked",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::git::{Diff, GitError, Repo, Worktree};
+use crate::governance::{self, Governance};
 use crate::process::{
     CommandOutcome, CommandSpec, ProcessError, StdinSpec, minimal_env, run_command,
 };
@@ -25,6 +26,7 @@ use crate::record::{
     WorkerRef, kinds,
 };
 use crate::{review, rules};
+use docket_policy::{Decision, Point, Verdict};
 
 /// Bytes of command output kept per stream.
 const OUTPUT_LIMIT: usize = 16 << 20;
@@ -102,6 +104,24 @@ pub async fn load_governed(path: &Path, base: Option<&str>) -> Result<Governed, 
         repo,
         config,
         base_commit,
+    })
+}
+
+/// The governed repository at a recorded base commit (a held run is completed
+/// under the configuration it was judged by).
+pub async fn load_governed_at(path: &Path, commit: &str) -> Result<Governed, EngineError> {
+    let repo = Repo::open(path).await?;
+    let bytes = repo.show_file(commit, CONFIG_FILE).await?.ok_or_else(|| {
+        EngineError::Config(format!(
+            "{CONFIG_FILE} is not in commit {commit} of {}",
+            repo.root().display()
+        ))
+    })?;
+    let config = parse_committed(&format!("{CONFIG_FILE}@{commit}"), &bytes)?;
+    Ok(Governed {
+        repo,
+        config,
+        base_commit: commit.to_owned(),
     })
 }
 
@@ -272,11 +292,12 @@ fn mode_str(mode: Mode) -> &'static str {
 /// Each stage is appended as soon as it ends; the append's commit (an fsync) overlaps
 /// the next stage's work, and the next append waits for it, so entries stay in stage
 /// order and the final record is written only after every stage entry is durable.
-struct Recorder {
-    ledger: Arc<Ledger>,
-    run_id: String,
-    stages: Vec<(u64, Hash)>,
-    pending: Option<tokio::task::JoinHandle<Result<docket_ledger::Appended, LedgerError>>>,
+pub(crate) struct Recorder {
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) run_id: String,
+    pub(crate) stages: Vec<(u64, Hash)>,
+    pub(crate) pending:
+        Option<tokio::task::JoinHandle<Result<docket_ledger::Appended, LedgerError>>>,
 }
 
 impl Recorder {
@@ -313,14 +334,21 @@ impl Recorder {
 }
 
 /// Everything a run carries between stages.
-struct RunCtx<'a> {
-    opts: &'a RunOptions,
-    governed: &'a Governed,
-    home: &'a Path,
-    run_dir: PathBuf,
-    ticket_file: PathBuf,
-    record: RunRecord,
-    cancel: watch::Receiver<bool>,
+pub(crate) struct RunCtx<'a> {
+    pub(crate) opts: &'a RunOptions,
+    pub(crate) governed: &'a Governed,
+    pub(crate) home: &'a Path,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) ticket_file: PathBuf,
+    pub(crate) record: RunRecord,
+    pub(crate) cancel: watch::Receiver<bool>,
+    pub(crate) gov: &'a Governance,
+    /// Latest record of every earlier run (budget usage).
+    pub(crate) history: std::collections::BTreeMap<String, RunRecord>,
+    /// The IaC fixer's report on its change, for the publish decision.
+    pub(crate) findings: Option<Value>,
+    /// When the judged change was last collected.
+    pub(crate) last_change_at: String,
 }
 
 /// The engine: the ledger evidence goes into, and DOCKET_HOME for worktrees and
@@ -340,6 +368,8 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         let governed = load_governed(&opts.repo, opts.base.as_deref()).await?;
         let config = &governed.config;
+        let gov = governance::load(&governed.repo, &governed.base_commit, config).await?;
+        let history = governance::latest_records(&self.ledger).await?;
         let Some(agent_kind) = config.agent.kind else {
             return Err(EngineError::Config(format!(
                 "{CONFIG_FILE} on `{}` configures no agent: set [agent] kind and command, commit, and run again",
@@ -416,6 +446,8 @@ impl Engine {
             },
             output: None,
             ledger: LedgerRef::default(),
+            decisions: vec![],
+            held: None,
         };
         let mut ctx = RunCtx {
             opts: &opts,
@@ -425,6 +457,10 @@ impl Engine {
             ticket_file,
             record,
             cancel,
+            gov: &gov,
+            history,
+            findings: None,
+            last_change_at: String::new(),
         };
 
         // 1. Intake.
@@ -439,10 +475,33 @@ impl Engine {
             vec![],
         )
         .await?;
-        if !reasons.is_empty() {
+        let input =
+            governance::intake_input(config, &governed.base_commit, &gov, &ticket, &reasons);
+        let decision = self
+            .decide(&mut ctx, &mut rec, Point::Intake, input)
+            .await?;
+        if !decision.allowed() {
             ctx.record.outcome = RunOutcome {
                 status: RunStatus::Blocked,
-                reasons: reasons.iter().map(|r| format!("intake: {r}")).collect(),
+                reasons: decision.reasons(),
+            };
+            return self.finish(ctx, rec, None, None).await;
+        }
+        let budget = governance::usage(&ctx.history, &ticket.id, &run_id, None);
+        let input = governance::with(
+            self.common(&ctx, "run"),
+            json!({
+                "ticket": governance::ticket_input(&ticket, &gov),
+                "initiator": gov.identity(&initiator),
+                "agent": ctx.record.agent,
+                "budget": budget,
+            }),
+        );
+        let decision = self.decide(&mut ctx, &mut rec, Point::Run, input).await?;
+        if !decision.allowed() {
+            ctx.record.outcome = RunOutcome {
+                status: RunStatus::Blocked,
+                reasons: decision.reasons(),
             };
             return self.finish(ctx, rec, None, None).await;
         }
@@ -538,9 +597,7 @@ impl Engine {
             };
             return Ok(None);
         }
-        if !self.apply_rules(ctx, rec, &diff).await? {
-            return Ok(None);
-        }
+        self.apply_rules(ctx, rec, &diff).await?;
 
         // Validation, with bounded repair.
         let mut attempt_no = 1u32;
@@ -597,9 +654,7 @@ impl Engine {
                 };
                 return Ok(None);
             }
-            if !self.apply_rules(ctx, rec, &diff).await? {
-                return Ok(None);
-            }
+            self.apply_rules(ctx, rec, &diff).await?;
         }
 
         // Governance checks.
@@ -627,7 +682,157 @@ impl Engine {
             };
             return Ok(None);
         }
-        self.publish(ctx, rec, wt, &diff).await.map(Some)
+
+        // The publish decision: rules, validation, checks, findings, budget.
+        let last_change = ctx.last_change_at.clone();
+        let summary = ctx.record.diff.clone().unwrap_or_else(empty_summary);
+        let input = self.publish_input(ctx, &summary, &last_change, &[], &[])?;
+        let decision = self.decide(ctx, rec, Point::Publish, input).await?;
+        // A change with a secret in it is never kept: no exception can let it pass,
+        // and a held commit would put the secret into the repository's objects.
+        let secret = ctx
+            .record
+            .rules
+            .iter()
+            .any(|r| r.rule == "secrets" && r.outcome == "fail");
+        match decision.verdict {
+            Verdict::Allow => self
+                .publish(ctx, rec, PublishFrom::Worktree(wt, &diff))
+                .await
+                .map(Some),
+            verdict if secret => {
+                ctx.record.outcome = held_outcome(&decision, verdict);
+                ctx.record.outcome.status = RunStatus::Blocked;
+                Ok(None)
+            }
+            verdict => {
+                // Keep the judged commit under a ref of the governed repository, so
+                // that `docket publish` can complete the run after approvals or
+                // exceptions without keeping the checkout.
+                let config = &ctx.governed.config;
+                let commit = wt
+                    .commit_diff(
+                        &diff,
+                        &commit_message(&ctx.record),
+                        &config.publish.author_name,
+                        &config.publish.author_email,
+                    )
+                    .await?;
+                let reference = format!("refs/docket/held/{}", ctx.record.run_id);
+                wt.hold(&ctx.governed.repo, &reference, &commit).await?;
+                ctx.record.held = Some(crate::record::HeldRun {
+                    reference,
+                    commit,
+                    tree: diff.tree.clone(),
+                });
+                ctx.record.outcome = held_outcome(&decision, verdict);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The fields every decision input of this run carries.
+    fn common(&self, ctx: &RunCtx<'_>, point: &str) -> Value {
+        governance::common(
+            point,
+            &ctx.governed.config,
+            &ctx.governed.base_commit,
+            ctx.gov,
+        )
+    }
+
+    /// The publish point's input document for this run's judged change.
+    pub(crate) fn publish_input(
+        &self,
+        ctx: &RunCtx<'_>,
+        diff: &crate::record::DiffSummary,
+        last_change: &str,
+        approvals: &[(u64, governance::Grant)],
+        exceptions: &[(u64, governance::Grant)],
+    ) -> Result<Value, EngineError> {
+        let record = &ctx.record;
+        let gov = ctx.gov;
+        let common = self.common(ctx, "publish");
+        let time = common["time"].as_str().unwrap_or_default().to_owned();
+        let (approvals, exceptions) = governance::grant_inputs(approvals, exceptions, &time);
+        Ok(governance::with(
+            common,
+            json!({
+                "ticket": {
+                    "id": record.ticket.id,
+                    "title": record.ticket.title,
+                    "labels": record.ticket.labels,
+                    "state": Value::Null,
+                    "requester": record.ticket.requester.as_deref().map(|r| gov.identity(r)),
+                    "digest": record.ticket.digest,
+                },
+                "run": {
+                    "id": record.run_id,
+                    "initiator": gov.identity(&record.initiator),
+                    "requester": record.ticket.requester.as_deref().map(|r| gov.identity(r)),
+                    "started_at": record.started_at,
+                    "last_change_at": last_change,
+                    "diff_digest": diff.digest,
+                },
+                "diff": {
+                    "files_changed": diff.files_changed,
+                    "lines_added": diff.lines_added,
+                    "lines_removed": diff.lines_removed,
+                    "digest": diff.digest,
+                    "paths": diff.files.iter().flat_map(|f| std::iter::once(f.path.clone()).chain(f.old_path.clone())).collect::<Vec<_>>(),
+                    "files": diff.files.iter().map(|f| json!({"path": f.path, "status": f.status, "old_path": f.old_path})).collect::<Vec<_>>(),
+                },
+                "rules": record.rules,
+                "validation": {
+                    "mode": record.validation_mode,
+                    // The final change's validation: earlier attempts were repaired.
+                    "results": record.validation.iter().filter(|v| Some(v.attempt) == record.validation.iter().map(|v| v.attempt).max()).map(|v| json!({
+                        "phase": v.phase,
+                        "argv": v.argv,
+                        "exit_code": v.exit_code,
+                        "timed_out": v.timed_out,
+                        "outcome": if v.exit_code == Some(0) && !v.timed_out { "pass" } else { "fail" },
+                    })).collect::<Vec<_>>(),
+                },
+                "checks": record.checks,
+                "findings": ctx.findings,
+                "approvals": approvals,
+                "exceptions": exceptions,
+                "budget": governance::usage(&ctx.history, &record.ticket.id, &record.run_id, Some(record)),
+            }),
+        ))
+    }
+
+    /// When the run's change last changed: the time of its last diff entry.
+    pub(crate) async fn last_change_at(&self, record: &RunRecord) -> Result<String, EngineError> {
+        let mut last = record.started_at.clone();
+        for index in &record.ledger.stages {
+            let entry = self
+                .ledger
+                .entry(*index)
+                .await?
+                .decode()
+                .map_err(LedgerError::from)?;
+            if entry.kind == kinds::DIFF {
+                last = entry.time;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Takes one decision, stores its exact input (as a blob) and records it as a
+    /// stage of the run.
+    pub(crate) async fn decide(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        point: Point,
+        input: Value,
+    ) -> Result<Decision, EngineError> {
+        let (decision, payload, blob) = evaluate(ctx.gov, point, &input, rec.ledger.blobs())?;
+        rec.stage(kinds::POLICY, payload, vec![blob]).await?;
+        ctx.record.decisions.push(summary(&decision));
+        Ok(decision)
     }
 
     async fn run_agent(
@@ -751,6 +956,7 @@ impl Engine {
             "new_findings": report.new_findings,
             "unresolved": report.unresolved,
         });
+        ctx.findings = Some(fixer_findings(&fixer));
         rec.stage(
             kinds::AGENT,
             json!({"attempt": attempt, "cancelled": false, "fixer": fixer}),
@@ -793,33 +999,24 @@ impl Engine {
         rec.stage(kinds::DIFF, json!({"diff": summary}), vec![patch_blob])
             .await?;
         ctx.record.diff = Some(summary);
+        ctx.last_change_at = governance::now();
         Ok(diff)
     }
 
-    /// Returns false (and sets a blocked outcome) when any rule fails.
+    /// Evaluates the repository rules on the change and records the results. A
+    /// failed rule does not stop the run here: the publish decision judges it (an
+    /// exception may let it pass), after validation and checks are on the record.
     async fn apply_rules(
         &self,
         ctx: &mut RunCtx<'_>,
         rec: &mut Recorder,
         diff: &Diff,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<(), EngineError> {
         let results = rules::evaluate(diff, &ctx.governed.config.rules)?;
         rec.stage(kinds::RULES, json!({"rules": results}), vec![])
             .await?;
-        let failures: Vec<String> = results
-            .iter()
-            .filter(|r| r.outcome == "fail")
-            .map(|r| format!("{}: {}", r.rule, r.detail))
-            .collect();
         ctx.record.rules = results;
-        if failures.is_empty() {
-            return Ok(true);
-        }
-        ctx.record.outcome = RunOutcome {
-            status: RunStatus::Blocked,
-            reasons: failures,
-        };
-        Ok(false)
+        Ok(())
     }
 
     /// Runs setup and validation commands; returns each failure (for the outcome
@@ -972,43 +1169,17 @@ impl Engine {
         Ok(result)
     }
 
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         ctx: &mut RunCtx<'_>,
         rec: &mut Recorder,
-        wt: &Worktree,
-        diff: &Diff,
+        from: PublishFrom<'_>,
     ) -> Result<PathBuf, EngineError> {
         let config = &ctx.governed.config;
         let short = &ctx.record.run_id[..8];
         let branch = format!(
             "{}{}-{short}",
             config.publish.branch_prefix, ctx.record.ticket.id
-        );
-        // Trailer values come from the ticket and the command line: one line each, so
-        // that no value can add a trailer of its own (a forged `Docket-Run`).
-        let requested_by = trailer_value(
-            ctx.record
-                .ticket
-                .requester
-                .as_deref()
-                .unwrap_or(&ctx.record.initiator),
-        );
-        let assisted = trailer_value(&match &ctx.record.agent.model {
-            Some(model) => format!("{}:{model}", ctx.record.agent.kind),
-            None => ctx.record.agent.kind.clone(),
-        });
-        let title: String = ctx
-            .record
-            .ticket
-            .title
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(72)
-            .collect();
-        let message = format!(
-            "{title}\n\nGoverned change for ticket {} made by docket run {}.\n\nDocket-Run: {}\nDocket-Ticket: {}\nAssisted-by: {assisted}\nRequested-by: {requested_by}\n",
-            ctx.record.ticket.id, ctx.record.run_id, ctx.record.run_id, ctx.record.ticket.id
         );
         // The review body describes the judged change; render and store it (an fsync)
         // while git commits and creates the branch.
@@ -1025,16 +1196,25 @@ impl Engine {
         let blobs = self.ledger.blobs().clone();
         let stored_review =
             tokio::task::spawn_blocking(move || store_redacted(&blobs, body.as_bytes()));
-        let commit = wt
-            .commit_diff(
-                diff,
-                &message,
-                &config.publish.author_name,
-                &config.publish.author_email,
-            )
-            .await?;
-        wt.create_branch(&ctx.governed.repo, &branch, &commit)
-            .await?;
+        let commit = match from {
+            PublishFrom::Worktree(wt, diff) => {
+                let commit = wt
+                    .commit_diff(
+                        diff,
+                        &commit_message(&ctx.record),
+                        &config.publish.author_name,
+                        &config.publish.author_email,
+                    )
+                    .await?;
+                wt.create_branch(&ctx.governed.repo, &branch, &commit)
+                    .await?;
+                commit
+            }
+            PublishFrom::Held(commit) => {
+                ctx.governed.repo.create_branch_at(&branch, commit).await?;
+                commit.to_owned()
+            }
+        };
         let mut review_blob = stored_review
             .await
             .map_err(|e| EngineError::Config(format!("storing the review body failed: {e}")))??;
@@ -1079,7 +1259,7 @@ impl Engine {
         Ok(self.ledger.blobs().path_of(&review_blob))
     }
 
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         mut ctx: RunCtx<'_>,
         mut rec: Recorder,
@@ -1088,7 +1268,10 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         rec.settle().await?;
         ctx.record.finished_at = now();
-        ctx.record.ledger.stages = rec.stages.iter().map(|(i, _)| *i).collect();
+        ctx.record
+            .ledger
+            .stages
+            .extend(rec.stages.iter().map(|(i, _)| *i));
         let links = rec.stages.clone();
         let payload =
             serde_json::to_value(&ctx.record).map_err(|e| EngineError::Config(e.to_string()))?;
@@ -1103,6 +1286,124 @@ impl Engine {
             review_path,
             kept_worktree: kept,
         })
+    }
+}
+
+/// Where the published commit comes from: the run's checkout, or the commit a
+/// held run kept.
+pub(crate) enum PublishFrom<'a> {
+    Worktree(&'a Worktree, &'a Diff),
+    Held(&'a str),
+}
+
+/// The published commit's message. Trailer values come from the ticket and the
+/// command line: one line each, so that no value can add a trailer of its own (a
+/// forged `Docket-Run`).
+fn commit_message(record: &RunRecord) -> String {
+    let requested_by = trailer_value(
+        record
+            .ticket
+            .requester
+            .as_deref()
+            .unwrap_or(&record.initiator),
+    );
+    let assisted = trailer_value(&match &record.agent.model {
+        Some(model) => format!("{}:{model}", record.agent.kind),
+        None => record.agent.kind.clone(),
+    });
+    let title: String = record
+        .ticket
+        .title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(72)
+        .collect();
+    format!(
+        "{title}\n\nGoverned change for ticket {} made by docket run {}.\n\nDocket-Run: {}\nDocket-Ticket: {}\nAssisted-by: {assisted}\nRequested-by: {requested_by}\n",
+        record.ticket.id, record.run_id, record.run_id, record.ticket.id
+    )
+}
+
+fn empty_summary() -> crate::record::DiffSummary {
+    crate::record::DiffSummary {
+        digest: String::new(),
+        files: vec![],
+        files_changed: 0,
+        lines_added: 0,
+        lines_removed: 0,
+        patch_blob: String::new(),
+    }
+}
+
+/// What a publish decision sees of the IaC fixer's report.
+pub(crate) fn fixer_findings(fixer: &Value) -> Value {
+    json!({
+        "verdict": fixer["verdict"],
+        "applied": fixer["applied"].as_array().map_or(0, Vec::len),
+        "new_findings": fixer["new_findings"],
+        "unresolved": fixer["unresolved"],
+    })
+}
+
+/// The outcome of a run held at the publish point.
+pub(crate) fn held_outcome(decision: &Decision, verdict: Verdict) -> RunOutcome {
+    if verdict == Verdict::ApprovalRequired {
+        RunOutcome {
+            status: RunStatus::AwaitingApproval,
+            reasons: decision
+                .approval
+                .iter()
+                .map(|a| format!("approval required: {a}"))
+                .collect(),
+        }
+    } else {
+        RunOutcome {
+            status: RunStatus::Blocked,
+            reasons: decision.reasons(),
+        }
+    }
+}
+
+/// Evaluates one decision. Returns it with the `policy.decision` entry payload and
+/// the blob holding the exact input bytes (canonical JSON, secrets redacted).
+pub fn evaluate(
+    gov: &Governance,
+    point: Point,
+    input: &Value,
+    blobs: &docket_ledger::BlobStore,
+) -> Result<(Decision, Value, Digest256), EngineError> {
+    let canonical = docket_policy::canonical_input(input)
+        .map_err(|e| EngineError::Config(format!("cannot encode the {point:?} input: {e}")))?;
+    let decision = gov.policy.decide_canonical(point, &canonical);
+    let blob = store_redacted(blobs, canonical.as_bytes())?;
+    let payload = json!({
+        "decision": decision,
+        "bundle": {"digest": gov.policy.digest(), "files": gov.policy.paths()},
+        "input_blob": blob.to_string(),
+    });
+    Ok((decision, payload, blob))
+}
+
+pub(crate) fn summary(decision: &Decision) -> crate::record::DecisionSummary {
+    let mut messages = decision.reasons();
+    messages.extend(
+        decision
+            .approval
+            .iter()
+            .map(|a| format!("approval required: {a}")),
+    );
+    messages.extend(decision.warn.iter().map(|w| format!("warning: {w}")));
+    crate::record::DecisionSummary {
+        point: decision.point.as_str().into(),
+        verdict: match decision.verdict {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::ApprovalRequired => "approval-required",
+        }
+        .into(),
+        messages,
+        bundle_digest: decision.bundle_digest.clone(),
+        input_digest: decision.input_digest.clone(),
     }
 }
 

@@ -664,10 +664,13 @@ fn published_run_creates_a_branch_with_trailers_and_complete_evidence() {
         kinds,
         [
             "intake.decision",
+            "policy.decision",
+            "policy.decision",
             "run.started",
             "run.agent",
             "run.diff",
             "run.rules",
+            "policy.decision",
             "run.published"
         ]
     );
@@ -1065,6 +1068,8 @@ fn repair_loop_fixes_a_failed_validation_on_the_second_attempt() {
         kinds,
         [
             "intake.decision",
+            "policy.decision",
+            "policy.decision",
             "run.started",
             "run.agent",
             "run.diff",
@@ -1074,6 +1079,7 @@ fn repair_loop_fixes_a_failed_validation_on_the_second_attempt() {
             "run.diff",
             "run.rules",
             "run.validation",
+            "policy.decision",
             "run.published"
         ]
     );
@@ -1333,9 +1339,9 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
     lines.sort();
     let expected = [
         "eligible  ok                           .docket/tickets/ok.md",
-        "skipped   draft                        .docket/tickets/draft.md  — not ready: state is `draft` (ready: ready)",
-        "skipped   elsewhere                    .docket/tickets/elsewhere.md  — routed to `other` instead of `demo`",
-        "skipped   no-label                     .docket/tickets/no-label.md  — label `docket` missing",
+        "skipped   draft                        .docket/tickets/draft.md  — intake: not ready: state is `draft` (ready: ready)",
+        "skipped   elsewhere                    .docket/tickets/elsewhere.md  — intake: routed to `other` instead of `demo`",
+        "skipped   no-label                     .docket/tickets/no-label.md  — intake: label `docket` missing",
     ];
     assert_eq!(lines, expected, "{text}");
 
@@ -1365,7 +1371,7 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
                 "draft".to_owned(),
                 (
                     json!(false),
-                    json!(["not ready: state is `draft` (ready: ready)"]),
+                    json!(["intake: not ready: state is `draft` (ready: ready)"]),
                     json!(".docket/tickets/draft.md")
                 )
             ),
@@ -1373,7 +1379,7 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
                 "elsewhere".to_owned(),
                 (
                     json!(false),
-                    json!(["routed to `other` instead of `demo`"]),
+                    json!(["intake: routed to `other` instead of `demo`"]),
                     json!(".docket/tickets/elsewhere.md")
                 )
             ),
@@ -1381,7 +1387,7 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
                 "no-label".to_owned(),
                 (
                     json!(false),
-                    json!(["label `docket` missing"]),
+                    json!(["intake: label `docket` missing"]),
                     json!(".docket/tickets/no-label.md")
                 )
             ),
@@ -1393,6 +1399,20 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
     );
     let decisions = g.entries_of_kind("intake.decision");
     assert_eq!(decisions.len(), 8, "two listings of four tickets");
+    // Each listing is also an intake policy decision, linked to the eligibility entry.
+    let policy: Vec<Value> = g
+        .entries_of_kind("policy.decision")
+        .into_iter()
+        .filter(|d| d["payload"]["decision"]["point"] == "intake")
+        .collect();
+    assert_eq!(policy.len(), 8);
+    assert_eq!(
+        policy
+            .iter()
+            .filter(|d| d["payload"]["decision"]["verdict"] == "allow")
+            .count(),
+        2
+    );
     let eligible: Vec<&Value> = decisions
         .iter()
         .filter(|d| d["payload"]["eligible"] == true)
@@ -1410,7 +1430,11 @@ fn intake_lists_eligible_and_skipped_tickets_and_records_each_decision() {
     );
     assert_eq!(record["attempts"], json!([]));
     let stages = record["ledger"]["stages"].as_array().unwrap();
-    assert_eq!(stages.len(), 1, "{record:#}");
+    assert_eq!(
+        stages.len(),
+        2,
+        "eligibility and the intake decision: {record:#}"
+    );
     let decision = g.entry(stages[0].as_u64().unwrap());
     assert_eq!(decision["kind"], "intake.decision");
     assert_eq!(decision["payload"]["eligible"], false);
@@ -1751,7 +1775,8 @@ fn a_run_records_its_evidence_on_postgres_too() {
         assert_eq!(runs.len(), 1, "{backend:?}");
         assert_eq!(runs[0]["outcome"]["status"], "published");
         let stages = runs[0]["ledger"]["stages"].as_array().unwrap().len();
-        assert_eq!(stages, 6, "{:#}", runs[0]);
+        // intake, two decisions, started, agent, diff, rules, decision, published
+        assert_eq!(stages, 9, "{:#}", runs[0]);
         g.verify_ledger();
     }
 }
@@ -1793,4 +1818,453 @@ fn a_plain_remediation_ticket_takes_its_id_from_its_folder() {
     );
     assert_eq!(g.docket_branches().len(), 1);
     assert!(g.docket_branches()[0].starts_with("docket/04-open-ssh-"));
+}
+
+/// A repository policy (committed Rego) that forbids production Terraform, and
+/// honours exceptions granted for its rule.
+const PROD_POLICY: &str = r#"package docket.publish
+
+deny contains msg if {
+	some path in input.diff.paths
+	glob.match("terraform/prod/**", ["/"], path)
+	not prod_excepted
+	msg := sprintf("prod-terraform: %s is production infrastructure", [path])
+}
+
+prod_excepted if {
+	some e in input.exceptions
+	e.rule == "prod-terraform"
+	e.active
+}
+"#;
+
+impl Governed {
+    /// Commits a file into the governed repository.
+    fn commit_file(&self, path: &str, text: &str) {
+        let full = self.repo.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", &format!("add {path}")]);
+    }
+
+    /// The bundle digest `docket policy show` computes for the working tree's policies.
+    fn bundle_digest(&self) -> String {
+        let dir = self.repo.join(".docket/policies");
+        let shown = self
+            .env
+            .ok(&[
+                "policy",
+                "show",
+                "--policies",
+                dir.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .json();
+        shown["digest"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Checks an input document the engine stored against the documented JSON Schema
+/// of its decision point (docs/policy/schemas).
+fn assert_matches_schema(input: &Value) {
+    let point = input["point"].as_str().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../docs/policy/schemas/{point}.v1.schema.json"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let id = schema["$id"].as_str().unwrap().to_owned();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource(&id, schema).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let index = compiler.compile(&id, &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(input, index) {
+        panic!(
+            "the engine's {point} input does not match {}: {e:#}\n{input:#}",
+            path.display()
+        );
+    }
+}
+
+fn decisions(record: &Value) -> Vec<(String, String)> {
+    record["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["point"].as_str().unwrap().to_owned(),
+                d["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_repository_policy_blocks_prod_terraform_until_an_exception_lets_it_publish() {
+    let g = Governed::new(
+        &[],
+        &[(
+            "prod-change",
+            &task("idempotent", "terraform/prod/main.tf", "# tuned"),
+        )],
+    );
+    g.commit_file(".docket/policies/prod.rego", PROD_POLICY);
+    let digest = g.bundle_digest();
+
+    let run = g.run("prod-change", &[]);
+    assert_eq!(run.code, 1, "{run}");
+    let id = line_value(&run.stdout, "run").to_owned();
+    let record = g.show(&id);
+    assert_eq!(status(&record), "blocked");
+    assert_eq!(
+        reasons(&record),
+        ["prod-terraform: terraform/prod/main.tf is production infrastructure"]
+    );
+    // The decision, with the digest of exactly the bundle in force, is evidence.
+    let publish = record["decisions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(publish["point"], "publish");
+    assert_eq!(publish["verdict"], "deny");
+    assert_eq!(publish["bundle_digest"], digest.as_str());
+    let entry = record["stage_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "policy.decision")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        entry["payload"]["decision"]["bundle_digest"],
+        digest.as_str()
+    );
+    assert!(
+        entry["payload"]["bundle"]["files"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(".docket/policies/prod.rego")),
+        "{entry:#}"
+    );
+    // The exact input is stored; its digest is the one the decision cites.
+    let input = g.blob(entry["payload"]["input_blob"].as_str().unwrap());
+    assert_eq!(
+        sha256(&input),
+        publish["input_digest"].as_str().unwrap(),
+        "the stored input is the one decided on"
+    );
+    let input: Value = serde_json::from_slice(&input).unwrap();
+    assert_eq!(input["diff"]["paths"], json!(["terraform/prod/main.tf"]));
+    // Every input the engine gave a policy is the documented, versioned document.
+    for entry in g.entries_of_kind("policy.decision") {
+        let stored = g.blob(entry["payload"]["input_blob"].as_str().unwrap());
+        assert_matches_schema(&serde_json::from_slice(&stored).unwrap());
+    }
+    assert!(run.stdout.contains("held       refs/docket/held/"), "{run}");
+    assert_eq!(g.docket_branches(), Vec::<String>::new());
+
+    // Nobody publishes by asking: not before an exception, not by granting their own.
+    let early = g.env.run(&["publish", &id]);
+    assert_eq!(early.code, 1, "{early}");
+    let own = g.env.run(&[
+        "exception",
+        "grant",
+        "--run",
+        &id,
+        "--rule",
+        "prod-terraform",
+        "--as",
+        INITIATOR,
+        "--reason",
+        "I need it",
+    ]);
+    assert_eq!(own.code, 1, "{own}");
+    assert!(own.stdout.contains("segregation of duties"), "{own}");
+    let unknown = g.env.run(&[
+        "exception",
+        "grant",
+        "--run",
+        &id,
+        "--rule",
+        "max-files",
+        "--as",
+        "carol@example.com",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(unknown.code, 2, "{unknown}");
+    assert!(unknown.stderr.contains("prod-terraform"), "{unknown}");
+
+    let granted = g.env.run(&[
+        "exception",
+        "grant",
+        "--run",
+        &id,
+        "--rule",
+        "prod-terraform",
+        "--as",
+        "carol@example.com",
+        "--reason",
+        "capacity change approved in CAB-12",
+        "--expires",
+        "24h",
+    ]);
+    assert_eq!(granted.code, 0, "{granted}");
+    let published = g.env.run(&["publish", &id, "--format", "json"]);
+    assert_eq!(published.code, 0, "{published}");
+    let record = published.json();
+    assert_eq!(status(&record), "published");
+    let last = record["decisions"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["verdict"], "allow");
+    assert_eq!(last["bundle_digest"], digest.as_str());
+    let branch = record["output"]["branch"].as_str().unwrap().to_owned();
+    assert_eq!(g.docket_branches(), std::slice::from_ref(&branch));
+    assert_eq!(
+        g.git(&["diff", "--name-status", "main", &branch]),
+        "A\tterraform/prod/main.tf"
+    );
+    assert_eq!(g.git(&["for-each-ref", "refs/docket/held/"]), "");
+    // `runs list` shows the run once, in its final state.
+    let runs = g.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(status(&runs[0]), "published");
+    // Publishing twice is refused: the run is no longer held.
+    let again = g.env.run(&["publish", &id]);
+    assert_eq!(again.code, 2, "{again}");
+    let points: Vec<String> = g
+        .entries_of_kind("policy.decision")
+        .iter()
+        .map(|entry| {
+            let stored = g.blob(entry["payload"]["input_blob"].as_str().unwrap());
+            let input: Value = serde_json::from_slice(&stored).unwrap();
+            assert_matches_schema(&input);
+            input["point"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for point in ["intake", "run", "publish", "approve"] {
+        assert!(points.iter().any(|p| p == point), "{points:?}");
+    }
+    g.verify_ledger();
+}
+
+#[test]
+fn an_approval_is_needed_and_the_requester_and_initiator_cannot_give_it() {
+    let g = Governed::new(
+        &[("approvals", "required", "true")],
+        &[("greet", &task("idempotent", "notes/hello.txt", "hello"))],
+    );
+    let run = g.run("greet", &[]);
+    assert_eq!(run.code, 1, "{run}");
+    let id = line_value(&run.stdout, "run").to_owned();
+    assert!(
+        run.stdout.contains("\noutcome    awaiting-approval\n"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("approval required: needs 1 approval(s) of this change, has 0"),
+        "{run}"
+    );
+
+    for who in [INITIATOR, REQUESTER] {
+        let refused = g.env.run(&["approve", &id, "--as", who]);
+        assert_eq!(refused.code, 1, "{who}: {refused}");
+        assert!(
+            refused.stdout.contains("segregation of duties"),
+            "{refused}"
+        );
+    }
+    let still = g.env.run(&["publish", &id]);
+    assert_eq!(still.code, 1, "{still}");
+    assert!(still.stdout.contains("awaiting-approval"), "{still}");
+
+    let ok = g.env.run(&[
+        "approve",
+        &id,
+        "--as",
+        "carol@example.com",
+        "--reason",
+        "looks right",
+    ]);
+    assert_eq!(ok.code, 0, "{ok}");
+    let published = g.env.run(&["publish", &id]);
+    assert_eq!(published.code, 0, "{published}");
+    assert!(
+        published.stdout.contains("\noutcome    published\n"),
+        "{published}"
+    );
+    let record = g.show(&id);
+    let points: Vec<(String, String)> = decisions(&record);
+    assert_eq!(
+        points
+            .iter()
+            .filter(|(p, _)| p == "publish")
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>(),
+        ["approval-required", "approval-required", "allow"]
+    );
+    // Every refused approval is on the record too.
+    let approve_decisions: Vec<Value> = g
+        .entries_of_kind("policy.decision")
+        .into_iter()
+        .filter(|e| e["payload"]["decision"]["point"] == "approve")
+        .collect();
+    assert_eq!(approve_decisions.len(), 3);
+    assert_eq!(g.entries_of_kind("run.approval").len(), 1);
+    g.verify_ledger();
+}
+
+#[test]
+fn changing_one_byte_of_a_policy_changes_the_recorded_digest() {
+    let g = Governed::new(
+        &[],
+        &[
+            ("one", &task("idempotent", "notes/one.txt", "1")),
+            ("two", &task("idempotent", "notes/two.txt", "2")),
+        ],
+    );
+    g.commit_file(".docket/policies/prod.rego", PROD_POLICY);
+    let first = g.run_json("one").1;
+    g.commit_file(
+        ".docket/policies/prod.rego",
+        &PROD_POLICY.replace("production infrastructure", "production infrastructurE"),
+    );
+    let second = g.run_json("two").1;
+    let digest = |r: &Value| {
+        r["decisions"][0]["bundle_digest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status(&first), "published");
+    assert_eq!(status(&second), "published");
+    assert_ne!(digest(&first), digest(&second));
+    assert_eq!(digest(&second), g.bundle_digest());
+    // Every decision of one run cites the same bundle.
+    for d in second["decisions"].as_array().unwrap() {
+        assert_eq!(d["bundle_digest"], digest(&second).as_str());
+    }
+}
+
+#[test]
+fn a_policy_that_does_not_parse_denies_with_the_file_named() {
+    let g = Governed::new(&[], &[("greet", &task("idempotent", "notes/hi.txt", "hi"))]);
+    g.commit_file(
+        ".docket/policies/broken.rego",
+        "package docket.run\n\ndeny contains msg if {\n",
+    );
+    let (run, record) = g.run_json("greet");
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(status(&record), "blocked");
+    let why = reasons(&record).join("\n");
+    assert!(why.contains(".docket/policies/broken.rego"), "{why}");
+    // Fail closed at the first point: nothing ran.
+    assert_eq!(record["attempts"], json!([]));
+    assert_eq!(
+        decisions(&record),
+        [("intake".to_owned(), "deny".to_owned())]
+    );
+}
+
+#[test]
+fn a_ticket_over_its_attempt_budget_is_refused_at_the_run_point() {
+    let g = Governed::new(
+        &[("budgets", "ticket_attempts", "1")],
+        &[("greet", &task("idempotent", "notes/hi.txt", "hi"))],
+    );
+    let (run, first) = g.run_json("greet");
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(status(&first), "published");
+    let (run, second) = g.run_json("greet");
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(status(&second), "blocked");
+    let why = reasons(&second).join("\n");
+    assert!(why.contains("budget"), "{why}");
+    assert!(why.contains("1 of 1"), "{why}");
+    assert_eq!(second["attempts"], json!([]), "the agent never started");
+    assert_eq!(
+        decisions(&second),
+        [
+            ("intake".to_owned(), "allow".to_owned()),
+            ("run".to_owned(), "deny".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn policy_test_runs_the_policies_own_tests() {
+    let env = Env::sqlite();
+    let dir = env.path("policies");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("prod.rego"), PROD_POLICY).unwrap();
+    std::fs::write(
+        dir.join("prod_test.rego"),
+        r#"package docket.publish_test
+
+test_prod_is_denied if {
+	count(data.docket.publish.deny) > 0 with input as {"diff": {"paths": ["terraform/prod/a.tf"]}, "exceptions": []}
+}
+
+test_wrong_on_purpose if {
+	count(data.docket.publish.deny) > 0 with input as {"diff": {"paths": ["docs/a.md"]}, "exceptions": []}
+}
+"#,
+    )
+    .unwrap();
+    let run = env.run(&["policy", "test", dir.to_str().unwrap(), "--no-builtin"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("PASS docket.publish_test.test_prod_is_denied"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("FAIL docket.publish_test.test_wrong_on_purpose"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("1 passed, 1 failed"), "{run}");
+
+    std::fs::write(
+        dir.join("prod_test.rego"),
+        "package docket.publish_test\n\ntest_prod_is_denied if {\n\tcount(data.docket.publish.deny) > 0 with input as {\"diff\": {\"paths\": [\"terraform/prod/a.tf\"]}, \"exceptions\": []}\n}\n",
+    )
+    .unwrap();
+    let run = env.run(&["policy", "test", dir.to_str().unwrap(), "--no-builtin"]);
+    assert_eq!(run.code, 0, "{run}");
+
+    // One decision from the command line, with its bundle digest.
+    let input = env.path("input.json");
+    std::fs::write(
+        &input,
+        r#"{"diff": {"paths": ["terraform/prod/x.tf"]}, "exceptions": []}"#,
+    )
+    .unwrap();
+    let eval = env.run(&[
+        "policy",
+        "eval",
+        "--point",
+        "publish",
+        "--input",
+        input.to_str().unwrap(),
+        "--policies",
+        dir.to_str().unwrap(),
+        "--no-builtin",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(eval.code, 1, "{eval}");
+    let decision = eval.json();
+    assert_eq!(decision["verdict"], "deny");
+    assert!(
+        decision["bundle_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 }
