@@ -107,6 +107,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(i).copied().unwrap_or_default()
 }
 
+fn median_of(n: u32, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..n.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    percentile(&times, 0.5)
+}
+
 pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
     let mut bundle = Bundle::builtin();
     bundle.add(
@@ -139,6 +151,20 @@ pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
         std::hint::black_box(decision);
     }
     times.sort();
+    // Where the time goes: serialisation alone, and each bundle alone.
+    let serialise = median_of(args.decisions, || {
+        std::hint::black_box(docket_policy::canonical_input(&input).ok());
+    });
+    let builtin_only = Policy::compile(&Bundle::builtin(), Limits::default());
+    let builtin = median_of(args.decisions, || {
+        std::hint::black_box(builtin_only.decide(Point::Publish, &input));
+    });
+    let mut repo_bundle = Bundle::empty();
+    repo_bundle.add(".docket/policies/repo.rego", repository_bundle().into_bytes())?;
+    let repo_only = Policy::compile(&repo_bundle, Limits::default());
+    let repo = median_of(args.decisions, || {
+        std::hint::black_box(repo_only.decide(Point::Publish, &input));
+    });
     let median = percentile(&times, 0.5);
     let p95 = percentile(&times, 0.95);
     let p99 = percentile(&times, 0.99);
@@ -151,6 +177,9 @@ pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
         "median_us": median.as_secs_f64() * 1e6,
         "p95_us": p95.as_secs_f64() * 1e6,
         "p99_us": p99.as_secs_f64() * 1e6,
+        "serialise_median_us": serialise.as_secs_f64() * 1e6,
+        "builtin_only_median_us": builtin.as_secs_f64() * 1e6,
+        "repository_only_median_us": repo.as_secs_f64() * 1e6,
     });
     if out.json() {
         out.json_value(&figures)?;
@@ -171,6 +200,12 @@ pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
             p99.as_secs_f64() * 1e6,
             args.decisions,
             check.verdict
+        ));
+        out.line(format!(
+            "  of which: input serialisation {:.0} µs; built-in bundle alone {:.0} µs; repository bundle alone {:.0} µs (medians)",
+            serialise.as_secs_f64() * 1e6,
+            builtin.as_secs_f64() * 1e6,
+            repo.as_secs_f64() * 1e6
         ));
     }
     Ok(Outcome::Success)

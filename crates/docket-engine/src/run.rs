@@ -616,12 +616,15 @@ impl Engine {
             }
             let can_repair = config.agent.repair && attempt_no <= config.validation.repair_attempts;
             if !can_repair {
+                let mut reasons = failed_rules(&ctx.record);
+                reasons.extend(
+                    failures
+                        .iter()
+                        .map(|f| format!("validation failed: {}", f.summary)),
+                );
                 ctx.record.outcome = RunOutcome {
                     status: RunStatus::Blocked,
-                    reasons: failures
-                        .iter()
-                        .map(|f| format!("validation failed: {}", f.summary))
-                        .collect(),
+                    reasons,
                 };
                 return Ok(None);
             }
@@ -676,9 +679,11 @@ impl Engine {
             }
         }
         if !blocked.is_empty() {
+            let mut reasons = failed_rules(&ctx.record);
+            reasons.extend(blocked);
             ctx.record.outcome = RunOutcome {
                 status: RunStatus::Blocked,
-                reasons: blocked,
+                reasons,
             };
             return Ok(None);
         }
@@ -1333,6 +1338,17 @@ fn empty_summary() -> crate::record::DiffSummary {
         lines_removed: 0,
         patch_blob: String::new(),
     }
+}
+
+/// The repository rules the change failed, as reasons: a run stopped by validation
+/// or a check before its publish decision still says what else was wrong.
+fn failed_rules(record: &RunRecord) -> Vec<String> {
+    record
+        .rules
+        .iter()
+        .filter(|r| r.outcome == "fail")
+        .map(|r| format!("{}: {}", r.rule, r.detail))
+        .collect()
 }
 
 /// What a publish decision sees of the IaC fixer's report.
