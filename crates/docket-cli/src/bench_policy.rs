@@ -160,7 +160,10 @@ pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
         std::hint::black_box(builtin_only.decide(Point::Publish, &input));
     });
     let mut repo_bundle = Bundle::empty();
-    repo_bundle.add(".docket/policies/repo.rego", repository_bundle().into_bytes())?;
+    repo_bundle.add(
+        ".docket/policies/repo.rego",
+        repository_bundle().into_bytes(),
+    )?;
     let repo_only = Policy::compile(&repo_bundle, Limits::default());
     let repo = median_of(args.decisions, || {
         std::hint::black_box(repo_only.decide(Point::Publish, &input));
