@@ -31,6 +31,8 @@ enum BuiltinError {
         name: &'static str,
         instead: &'static str,
     },
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
     #[error(
         "{name} would build {count} elements (at least {bytes} bytes), over the memory limit of {limit} bytes"
     )]
@@ -59,6 +61,18 @@ pub(crate) fn install(engine: &mut Engine, memory_bytes: Option<u64>) -> Result<
         2,
         Box::new(|_: Vec<Value>| Ok(unreplayable("rand.intn", "a value derived from the input")?)),
     )?;
+    // regorus' `time` feature pulls in the whole time-zone database (chrono-tz), which
+    // doubled a clean build; the one time builtin the policies need is this.
+    add(
+        "time.parse_rfc3339_ns",
+        1,
+        Box::new(|args: Vec<Value>| Ok(parse_rfc3339_ns(&args)?)),
+    )?;
+    add(
+        "glob.match",
+        3,
+        Box::new(|args: Vec<Value>| Ok(glob_match(&args)?)),
+    )?;
     let Some(limit) = memory_bytes else {
         return Ok(());
     };
@@ -84,6 +98,142 @@ pub(crate) fn install(engine: &mut Engine, memory_bytes: Option<u64>) -> Result<
             Ok(range(name, from, to, step, limit)?)
         }),
     )
+}
+
+/// Compiled globs by (pattern, delimiters), per thread. regorus' own `glob.match`
+/// caches too, but clones the compiled matcher out of a locked cache on every call,
+/// which made a policy of ten path globs over forty paths cost milliseconds.
+type GlobKey = (String, Option<Vec<char>>);
+
+thread_local! {
+    static GLOBS: std::cell::RefCell<std::collections::HashMap<GlobKey, std::rc::Rc<globset::GlobMatcher>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The most globs kept per thread; the cache starts over when full.
+const GLOB_CACHE_LIMIT: usize = 1024;
+
+/// Stands in for the delimiter characters glob matching must not cross.
+const PLACE_HOLDER: &str = "\0";
+
+/// `glob.match(pattern, delimiters, value)` with regorus' semantics: `null`
+/// delimiters match across `/`; an empty list means `["."]`; the matched delimiters
+/// are rewritten to `/` for globset, whose `*` does not cross `/`.
+fn glob_match(args: &[Value]) -> Result<Value, BuiltinError> {
+    let name = "glob.match";
+    let string = |i: usize| -> Result<&str, BuiltinError> {
+        args.get(i)
+            .and_then(|v| v.as_string().ok())
+            .map(|s| s.as_ref())
+            .ok_or(BuiltinError::Invalid {
+                name,
+                message: format!("operand {} must be a string", i + 1),
+            })
+    };
+    let (pattern, value) = (string(0)?, string(2)?);
+    let delimiters: Option<Vec<char>> = match args.get(1) {
+        Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let mut chars = Vec::new();
+            for item in items.iter() {
+                let text = item.as_string().map_err(|_| BuiltinError::Invalid {
+                    name,
+                    message: "delimiters must be strings".into(),
+                })?;
+                let mut it = text.chars();
+                match (it.next(), it.next()) {
+                    (Some(c), None) => chars.push(c),
+                    _ => {
+                        return Err(BuiltinError::Invalid {
+                            name,
+                            message: "delimiters must be single character".into(),
+                        });
+                    }
+                }
+            }
+            if chars.is_empty() {
+                chars.push('.');
+            }
+            Some(chars)
+        }
+        _ => {
+            return Err(BuiltinError::Invalid {
+                name,
+                message: "glob.match requires string array".into(),
+            });
+        }
+    };
+    let rewrite = |s: &str| -> Result<String, BuiltinError> {
+        if s.contains(PLACE_HOLDER) {
+            return Err(BuiltinError::Invalid {
+                name,
+                message: "string contains internal glob placeholder".into(),
+            });
+        }
+        Ok(match &delimiters {
+            None => s.replace('/', PLACE_HOLDER),
+            Some(ds) => {
+                let mut s = if ds.contains(&'/') {
+                    s.to_owned()
+                } else {
+                    s.replace('/', PLACE_HOLDER)
+                };
+                for d in ds {
+                    if *d == ':' {
+                        s = s.replace(*d, PLACE_HOLDER);
+                    } else if *d != '/' {
+                        s = s.replace(*d, &format!("/{d}/"));
+                    }
+                }
+                s
+            }
+        })
+    };
+    let key = (pattern.to_owned(), delimiters.clone());
+    let cached = GLOBS.with(|g| g.borrow().get(&key).cloned());
+    let matcher = match cached {
+        Some(m) => m,
+        None => {
+            let glob = globset::GlobBuilder::new(&rewrite(pattern)?)
+                .literal_separator(true)
+                .build()
+                .map_err(|_| BuiltinError::Invalid {
+                    name,
+                    message: "invalid glob".into(),
+                })?;
+            let m = std::rc::Rc::new(glob.compile_matcher());
+            GLOBS.with(|g| {
+                let mut g = g.borrow_mut();
+                if g.len() >= GLOB_CACHE_LIMIT {
+                    g.clear();
+                }
+                g.insert(key, m.clone());
+            });
+            m
+        }
+    };
+    Ok(Value::Bool(matcher.is_match(rewrite(value)?)))
+}
+
+/// `time.parse_rfc3339_ns(value)`: nanoseconds since the Unix epoch.
+fn parse_rfc3339_ns(args: &[Value]) -> Result<Value, BuiltinError> {
+    let name = "time.parse_rfc3339_ns";
+    let text = args
+        .first()
+        .and_then(|v| v.as_string().ok())
+        .ok_or(BuiltinError::Invalid {
+            name,
+            message: "operand 1 must be a string".into(),
+        })?;
+    let ts: jiff::Timestamp = text.parse().map_err(|e| BuiltinError::Invalid {
+        name,
+        message: format!("{text:?} is not an RFC 3339 time: {e}"),
+    })?;
+    let ns = i64::try_from(ts.as_nanosecond()).map_err(|_| BuiltinError::Invalid {
+        name,
+        message: format!("{text:?} is out of range"),
+    })?;
+    Ok(Value::from(ns))
 }
 
 fn unreplayable(name: &'static str, instead: &'static str) -> Result<Value, BuiltinError> {
@@ -137,6 +287,48 @@ mod tests {
             .iter()
             .map(|x| x.as_i64().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn parse_rfc3339_ns_reads_utc_and_offsets() {
+        let ns = |t: &str| {
+            parse_rfc3339_ns(&[Value::from(t)])
+                .unwrap()
+                .as_i64()
+                .unwrap()
+        };
+        assert_eq!(ns("1970-01-01T00:00:01Z"), 1_000_000_000);
+        assert_eq!(ns("2026-11-22T08:00:00+01:00"), ns("2026-11-22T07:00:00Z"));
+        assert!(ns("2026-11-22T07:00:00.5Z") > ns("2026-11-22T07:00:00Z"));
+        assert!(parse_rfc3339_ns(&[Value::from("yesterday")]).is_err());
+    }
+
+    #[test]
+    fn glob_match_agrees_with_regorus() {
+        let cases = [
+            ("terraform/prod/**", r#"["/"]"#, "terraform/prod/a/main.tf"),
+            ("terraform/prod/**", r#"["/"]"#, "terraform/staging/main.tf"),
+            ("terraform/prod/*", r#"["/"]"#, "terraform/prod/a/main.tf"),
+            ("*.example.com", "[]", "api.example.com"),
+            ("*.example.com", "[]", "a.b.example.com"),
+            ("*.example.com", "null", "a.b.example.com"),
+            ("**/*.pem", r#"["/"]"#, "keys/x.pem"),
+            ("a:*", r#"[":"]"#, "a:b"),
+            ("{x,y}/*", r#"["/"]"#, "y/z"),
+            ("[ab]c", "null", "bc"),
+        ];
+        let mut reference = regorus::Engine::new();
+        let mut ours = regorus::Engine::new();
+        install(&mut ours, None).unwrap();
+        for (pattern, delimiters, value) in cases {
+            let query = format!("glob.match({pattern:?}, {delimiters}, {value:?})");
+            let want = reference.eval_query(query.clone(), false).unwrap();
+            let got = ours.eval_query(query.clone(), false).unwrap();
+            assert_eq!(
+                got.result[0].expressions[0].value, want.result[0].expressions[0].value,
+                "{query}"
+            );
+        }
     }
 
     #[test]
