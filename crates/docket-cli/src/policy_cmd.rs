@@ -31,7 +31,9 @@ pub enum PolicyCommand {
 #[derive(Debug, Args)]
 pub struct BundleArgs {
     /// Folder of `.rego` policies and `.json` data files (default:
-    /// `.docket/policies` of the current directory, as in the working tree).
+    /// `.docket/policies` of the current directory, as in the working tree). Files
+    /// enter the bundle as `.docket/policies/<path in DIR>`, as a run names them, so
+    /// the digest of a repository's folder is the one its runs record.
     #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
     /// Leave docket's built-in default policies out of the bundle.

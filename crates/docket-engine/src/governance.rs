@@ -282,27 +282,32 @@ pub async fn grants(
     ledger: &Ledger,
     run_id: &str,
 ) -> Result<(Vec<(u64, Grant)>, Vec<(u64, Grant)>), EngineError> {
+    Ok((
+        grants_of(ledger, kinds::APPROVAL, run_id).await?,
+        grants_of(ledger, kinds::EXCEPTION, run_id).await?,
+    ))
+}
+
+async fn grants_of(
+    ledger: &Ledger,
+    kind: &str,
+    run_id: &str,
+) -> Result<Vec<(u64, Grant)>, EngineError> {
+    let filter = EntryFilter {
+        kind: Some(kind.into()),
+        ..EntryFilter::default()
+    };
     let mut found = Vec::new();
-    for kind in [kinds::APPROVAL, kinds::EXCEPTION] {
-        let filter = EntryFilter {
-            kind: Some(kind.into()),
-            ..EntryFilter::default()
-        };
-        let mut these = Vec::new();
-        for stored in ledger.list(&filter).await? {
-            let entry = stored.decode().map_err(docket_ledger::LedgerError::from)?;
-            if entry.payload.get("run_id").and_then(Value::as_str) != Some(run_id) {
-                continue;
-            }
-            if let Ok(grant) = serde_json::from_value::<Grant>(entry.payload) {
-                these.push((stored.index, grant));
-            }
+    for stored in ledger.list(&filter).await? {
+        let entry = stored.decode().map_err(docket_ledger::LedgerError::from)?;
+        if entry.payload.get("run_id").and_then(Value::as_str) != Some(run_id) {
+            continue;
         }
-        found.push(these);
+        if let Ok(grant) = serde_json::from_value::<Grant>(entry.payload) {
+            found.push((stored.index, grant));
+        }
     }
-    let exceptions = found.pop().unwrap_or_default();
-    let approvals = found.pop().unwrap_or_default();
-    Ok((approvals, exceptions))
+    Ok(found)
 }
 
 /// The `approvals` and `exceptions` fields of a publish input, as of `time`.
