@@ -31,6 +31,10 @@ pub enum BenchCommand {
     /// Policy decision latency: the built-in bundle plus a 20-rule repository
     /// bundle, compiled once, publish decisions with input serialisation.
     Policy(crate::bench_policy::PolicyBenchArgs),
+    /// `docket gate` over a generated 10,000-commit range with 1,000 attested commits.
+    Gate(crate::bench_gate::GateBenchArgs),
+    /// `docket export` and `docket verify-package` of a ledger with 1,000 runs.
+    Package(crate::bench_package::PackageBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +91,8 @@ pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyho
         BenchCommand::Run(args) => return bench_run(&args, out).await,
         BenchCommand::Rattleback(args) => return crate::bench_rattleback::run(args, out).await,
         BenchCommand::Policy(args) => return crate::bench_policy::run(args, out),
+        BenchCommand::Gate(args) => return crate::bench_gate::run(args, out).await,
+        BenchCommand::Package(args) => return crate::bench_package::run(args, out).await,
     };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {

@@ -18,7 +18,10 @@ impl GlobalArgs {
     /// data directory.
     pub fn home(&self) -> anyhow::Result<PathBuf> {
         if let Some(home) = &self.home {
-            return Ok(home.clone());
+            // Absolute, because agents run in worktrees elsewhere and are handed paths
+            // inside DOCKET_HOME (`--home demo/home` must not mean a different place there).
+            return std::path::absolute(home)
+                .with_context(|| format!("cannot resolve DOCKET_HOME {}", home.display()));
         }
         let dirs = directories::ProjectDirs::from("dev", "docket", "docket").context(
             "cannot find a home directory for docket's state; pass --home DIR or set DOCKET_HOME",

@@ -2,11 +2,16 @@
 //! runs one command, and maps its outcome to an exit code (0 ok, 1 failed/blocked,
 //! 2 error).
 
+mod attest_cmd;
 mod bench;
+mod bench_gate;
+mod bench_package;
 mod bench_policy;
 mod bench_rattleback;
 mod blob_cmd;
 mod context;
+mod export_cmd;
+mod gate_cmd;
 mod gitref;
 mod iac_cmd;
 mod key_cmd;
@@ -40,7 +45,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
 
-    /// Output format (sarif: only for `scan`).
+    /// Output format (sarif: only for `scan` and `gate`).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
 
@@ -56,7 +61,7 @@ struct Cli {
 pub enum Format {
     Text,
     Json,
-    // SARIF 2.1.0, only for `scan` (code-scanning uploaders read it).
+    // SARIF 2.1.0, only for `scan` and `gate` (code-scanning uploaders read it).
     Sarif,
 }
 
@@ -109,6 +114,18 @@ enum Command {
     /// Complete a held run: decide again with its approvals and exceptions and
     /// publish when allowed (or discard it). Exit 0 published, 1 still held.
     Publish(policy_cmd::PublishArgs),
+    /// Check the signed attestation a published run attached to its commit.
+    #[command(subcommand)]
+    Attest(attest_cmd::AttestCommand),
+    /// Write an audit package (zip): the selected runs' ledger entries with proofs,
+    /// blobs, attestations, keys, a manifest and a standalone report.html.
+    Export(export_cmd::ExportArgs),
+    /// Verify an audit package offline with only the package and a public key.
+    /// Exit 0 verified, 1 names the first failure.
+    VerifyPackage(export_cmd::VerifyPackageArgs),
+    /// CI check for a pull request: every AI-marked commit in BASE..HEAD must carry a
+    /// valid docket attestation. Exit 1 when the range must not merge.
+    Gate(gate_cmd::GateArgs),
     /// A guided tour in a throw-away directory: a governed demo repository where one
     /// ticket publishes and one is blocked, then the evidence is proven and verified.
     Quickstart(quickstart::QuickstartArgs),
@@ -168,8 +185,10 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         home: cli.home,
         database_url: cli.database_url,
     };
-    if cli.format == Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
-        anyhow::bail!("--format sarif is only for `docket scan`; use text or json here");
+    if cli.format == Format::Sarif && !matches!(cli.command, Command::Scan(_) | Command::Gate(_)) {
+        anyhow::bail!(
+            "--format sarif is only for `docket scan` and `docket gate`; use text or json here"
+        );
     }
     match cli.command {
         Command::Init(args) => run_cmd::init(args, &global, out).await,
@@ -189,5 +208,9 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         Command::Approve(args) => policy_cmd::approve(args, &global, out).await,
         Command::Exception(cmd) => policy_cmd::exception(cmd, &global, out).await,
         Command::Publish(args) => policy_cmd::publish(args, &global, out).await,
+        Command::Attest(cmd) => attest_cmd::run(cmd, &global, out).await,
+        Command::Export(args) => export_cmd::export(args, &global, out).await,
+        Command::VerifyPackage(args) => export_cmd::verify_package(args, out).await,
+        Command::Gate(args) => gate_cmd::gate(args, &global, out).await,
     }
 }

@@ -2,6 +2,7 @@
 //! path rules and secret detection. Callers read files and pass text in; this crate
 //! returns values and typed errors.
 
+pub mod ai_markers;
 pub mod config;
 pub mod intake;
 pub mod paths;

@@ -320,7 +320,8 @@ impl Engine {
             let leaf = self.ledger.entry(index).await?.leaf_hash();
             rec.stages.push((index, leaf));
         }
-        let findings = self.recorded_findings(&record).await?;
+        let fixer = self.recorded_fixer(&record).await?;
+        let findings = fixer.as_ref().map(fixer_findings);
         let summary = record.diff.clone().ok_or_else(|| {
             EngineError::Config(format!("run {} recorded no diff", record.run_id))
         })?;
@@ -335,6 +336,7 @@ impl Engine {
             gov: &gov,
             history,
             findings,
+            fixer,
             last_change_at: last_change.clone(),
         };
         let input = self.publish_input(&ctx, &summary, &last_change, &approvals, &exceptions)?;
@@ -420,7 +422,8 @@ impl Engine {
     }
 
     /// The fixer's report as the run recorded it, for a publish decision taken later.
-    async fn recorded_findings(&self, record: &RunRecord) -> Result<Option<Value>, EngineError> {
+    /// The fixer's report of a fixer run, as its agent stage recorded it.
+    async fn recorded_fixer(&self, record: &RunRecord) -> Result<Option<Value>, EngineError> {
         let mut found = None;
         for index in &record.ledger.stages {
             let entry = self
@@ -432,7 +435,7 @@ impl Engine {
             if entry.kind == kinds::AGENT
                 && let Some(fixer) = entry.payload.get("fixer")
             {
-                found = Some(fixer_findings(fixer));
+                found = Some(fixer.clone());
             }
         }
         Ok(found)

@@ -1,12 +1,16 @@
 //! The golden path: intake, isolated worktrees, agents, diff collection, repository
 //! rules, validation, governance checks, publish, and the evidence of each step.
 
+pub mod attest;
+pub mod gate;
 pub mod git;
 pub mod governance;
 pub mod held;
 pub mod iac;
+pub mod package;
 pub mod process;
 pub mod record;
+pub mod report;
 pub mod review;
 pub mod rules;
 pub mod run;

@@ -17,6 +17,8 @@ pub mod kinds {
     pub const CHECK: &str = "run.check";
     pub const PUBLISHED: &str = "run.published";
     pub const RECORD: &str = "run.record";
+    /// The published commit's signed attestation.
+    pub const ATTESTATION: &str = "run.attestation";
     /// One policy decision (any point), with bundle and input digests.
     pub const POLICY: &str = "policy.decision";
     /// An approval of a run's change, written after the approve decision allowed it.
@@ -224,6 +226,10 @@ pub struct RunOutput {
     /// The review-request body (markdown) in the blob store.
     pub review_blob: String,
     pub pushed_to: Option<String>,
+    /// The signed attestation (DSSE envelope) in the blob store; also the commit's
+    /// note under `refs/notes/docket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -347,6 +347,8 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) history: std::collections::BTreeMap<String, RunRecord>,
     /// The IaC fixer's report on its change, for the publish decision.
     pub(crate) findings: Option<Value>,
+    /// The IaC fixer's whole report (its applied rules go into the attestation).
+    pub(crate) fixer: Option<Value>,
     /// When the judged change was last collected.
     pub(crate) last_change_at: String,
 }
@@ -460,6 +462,7 @@ impl Engine {
             gov: &gov,
             history,
             findings: None,
+            fixer: None,
             last_change_at: String::new(),
         };
 
@@ -962,6 +965,7 @@ impl Engine {
             "unresolved": report.unresolved,
         });
         ctx.findings = Some(fixer_findings(&fixer));
+        ctx.fixer = Some(fixer.clone());
         rec.stage(
             kinds::AGENT,
             json!({"attempt": attempt, "cancelled": false, "fixer": fixer}),
@@ -1223,11 +1227,21 @@ impl Engine {
         let mut review_blob = stored_review
             .await
             .map_err(|e| EngineError::Config(format!("storing the review body failed: {e}")))??;
+        let attestation = self.attest(ctx, rec, &commit).await?;
         let mut pushed_to = None;
         let mut push_failure = None;
         if let Some(remote) = &ctx.opts.push {
-            match ctx.governed.repo.push(remote, &branch).await {
-                Ok(()) => pushed_to = Some(remote.clone()),
+            let repo = &ctx.governed.repo;
+            match repo.push(remote, &branch).await {
+                Ok(()) => match repo.push_notes(remote).await {
+                    Ok(()) => pushed_to = Some(remote.clone()),
+                    Err(e) => {
+                        push_failure = Some(format!(
+                            "{branch} was pushed to `{remote}`, but its attestation ({}) was not: {e}",
+                            crate::git::NOTES_REF
+                        ))
+                    }
+                },
                 Err(e) => {
                     push_failure = Some(format!("push of {branch} to `{remote}` failed: {e}"))
                 }
@@ -1253,6 +1267,7 @@ impl Engine {
             commit,
             review_blob: review_blob.to_string(),
             pushed_to,
+            attestation: Some(attestation.to_string()),
         };
         rec.stage(
             kinds::PUBLISHED,
@@ -1262,6 +1277,61 @@ impl Engine {
         .await?;
         ctx.record.output = Some(output);
         Ok(self.ledger.blobs().path_of(&review_blob))
+    }
+
+    /// Signs the published commit's attestation, attaches it as the commit's note and
+    /// records it; returns the envelope's blob digest.
+    async fn attest(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        commit: &str,
+    ) -> Result<Digest256, EngineError> {
+        rec.settle().await?;
+        let repo = &ctx.governed.repo;
+        let (tree, _) = repo.tree_and_parent(commit).await?;
+        let verifier = self.ledger.signing_key().await?;
+        let signer = self
+            .ledger
+            .keys()
+            .find(&verifier)
+            .map_err(|e| EngineError::Config(format!("cannot sign the attestation: {e}")))?;
+        let fixer = ctx.fixer.as_ref();
+        let statement = crate::attest::statement(
+            &crate::attest::Published {
+                record: &ctx.record,
+                commit,
+                tree: &tree,
+                fixer,
+                origin: self.ledger.origin(),
+                entries: rec.stages.iter().map(|(i, _)| *i).collect(),
+                attested_at: now(),
+            },
+            &verifier,
+        );
+        let envelope = crate::attest::sign(&statement, &signer)
+            .map_err(|e| EngineError::Config(format!("cannot sign the attestation: {e}")))?;
+        let bytes = envelope.to_json().into_bytes();
+        // Stored exactly as signed: redaction would break the signature, and the
+        // statement holds only what the run record already holds.
+        let blob = self.ledger.blobs().put(&bytes).map_err(LedgerError::from)?;
+        let publish = &ctx.governed.config.publish;
+        repo.add_note(commit, &bytes, &publish.author_name, &publish.author_email)
+            .await?;
+        rec.stage(
+            kinds::ATTESTATION,
+            json!({
+                "commit": commit,
+                "tree": tree,
+                "diff_digest": ctx.record.diff.as_ref().map(|d| d.digest.clone()),
+                "predicate_type": crate::attest::PREDICATE_TYPE,
+                "envelope": blob,
+                "notes_ref": crate::git::NOTES_REF,
+            }),
+            vec![blob],
+        )
+        .await?;
+        Ok(blob)
     }
 
     pub(crate) async fn finish(

@@ -294,6 +294,36 @@ impl Ledger {
         }
     }
 
+    /// Every key that has signed for this ledger, oldest first: the first key, then
+    /// each rotation's new key (each rotation entry is signed by both, so the chain
+    /// can be followed from the first key). A ledger never rotated has one key.
+    pub async fn key_chain(&self) -> Result<Vec<Verifier>> {
+        let rotations = self
+            .list(&EntryFilter {
+                kind: Some(crate::entry::kinds::KEY_ROTATE.to_owned()),
+                ..EntryFilter::default()
+            })
+            .await?;
+        let mut chain: Vec<Verifier> = Vec::new();
+        for stored in rotations {
+            let entry = stored.decode()?;
+            for field in ["old_key", "new_key"] {
+                let Some(text) = entry.payload.get(field).and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                let key = Verifier::parse(text).map_err(crate::keys::KeyError::from)?;
+                if !chain.contains(&key) {
+                    chain.push(key);
+                }
+            }
+        }
+        let current = self.signing_key().await?;
+        if !chain.contains(&current) {
+            chain.push(current);
+        }
+        Ok(chain)
+    }
+
     /// Records that a blob's content is deleted, then deletes it. The entry comes
     /// first so that a crash in between leaves a recorded shred, never an unexplained
     /// missing blob.

@@ -9,6 +9,7 @@
 
 pub mod blob;
 pub mod checkpoint;
+pub mod dsse;
 pub mod entry;
 mod error;
 mod fsutil;

@@ -103,6 +103,12 @@ impl Verifier {
         })
     }
 
+    /// Whether `signature` is this key's Ed25519 signature (strict verification) over
+    /// exactly `message`.
+    pub fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verify(message, signature)
+    }
+
     fn verify(&self, text: &[u8], signature: &[u8]) -> bool {
         let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
             return false;
@@ -214,6 +220,11 @@ impl Signer {
             key_id: self.key_id,
             key: self.key.verifying_key(),
         }
+    }
+
+    /// The raw Ed25519 signature over `message` (as DSSE signs its PAE bytes).
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
     }
 
     /// The signature line `— name base64(key id || signature)\n` for `text`.

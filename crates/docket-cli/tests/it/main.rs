@@ -4,9 +4,12 @@
 
 mod support;
 
+mod attest;
 mod cli;
 mod concurrency;
+mod gate;
 mod golden_path;
 mod iac;
+mod package;
 mod snapshots_cli;
 mod tamper;

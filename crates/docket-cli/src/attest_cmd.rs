@@ -1,0 +1,221 @@
+//! `docket attest verify`: checks a commit's attached run attestation.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use docket_engine::attest::{self, VerifiedAttestation};
+use docket_engine::git::Repo;
+use docket_engine::record::kinds;
+use docket_ledger::proof::InclusionProof;
+use docket_ledger::{EntryFilter, Ledger, Verifier};
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::context::GlobalArgs;
+use crate::log_cmd::parse_keys;
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Verify COMMIT's attestation (the note under refs/notes/docket): its DSSE
+    /// signature, that its subject is this commit and this commit's actual diff, and,
+    /// unless --offline, that the ledger holds it (inclusion proof against a signed
+    /// checkpoint). Exit 0 verified, 1 names what failed.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The commit (any revision git understands).
+    commit: String,
+    /// A directory inside the repository.
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Trust this public key (`name+hash+key`, or @FILE); repeat for several. Without
+    /// it, the ledger's own key chain is trusted.
+    #[arg(long, value_name = "PUBKEY")]
+    key: Vec<String>,
+    /// Do not consult the ledger: check the signature and the diff only (needs --key).
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    commit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<LedgerCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LedgerCheck {
+    origin: String,
+    index: u64,
+    tree_size: u64,
+}
+
+pub async fn run(cmd: AttestCommand, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    match cmd {
+        AttestCommand::Verify(args) => verify(args, global, out).await,
+    }
+}
+
+async fn verify(args: VerifyArgs, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    if args.offline && args.key.is_empty() {
+        anyhow::bail!("--offline needs --key PUBKEY: without the ledger there is no key to trust");
+    }
+    let repo = Repo::open(&args.repo).await?;
+    let commit = repo.resolve(&args.commit).await.with_context(|| {
+        format!(
+            "`{}` is not a commit in {}",
+            args.commit,
+            repo.root().display()
+        )
+    })?;
+    let ledger = if args.offline {
+        None
+    } else {
+        Some(global.open_ledger().await?)
+    };
+    let result = check(&repo, &commit, &args.key, ledger.as_ref()).await;
+    if let Some(ledger) = ledger {
+        ledger.close().await;
+    }
+    let report = result?;
+    if out.json() {
+        out.json_value(&report)?;
+    } else if report.ok {
+        out.line(format!(
+            "OK: {commit} is governed by run {} (ticket {})",
+            report.run_id.as_deref().unwrap_or_default(),
+            report.ticket.as_deref().unwrap_or_default()
+        ));
+        out.line(format!(
+            "  signature  DSSE, in-toto Statement v1, signed by {}",
+            report.signed_by.as_deref().unwrap_or_default()
+        ));
+        out.line(format!(
+            "  subject    this commit; its diff is {}",
+            report.diff_digest.as_deref().unwrap_or_default()
+        ));
+        match &report.ledger {
+            Some(l) => out.line(format!(
+                "  ledger     entry {} is included in {} at tree size {}",
+                l.index, l.origin, l.tree_size
+            )),
+            None => out.line("  ledger     not consulted (--offline)"),
+        }
+    } else {
+        out.line(format!(
+            "FAILED: {}",
+            report.problem.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(if report.ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+async fn check(
+    repo: &Repo,
+    commit: &str,
+    keys: &[String],
+    ledger: Option<&Ledger>,
+) -> anyhow::Result<Report> {
+    let trusted: Vec<Verifier> = match (keys.is_empty(), ledger) {
+        (false, _) => parse_keys(keys)?,
+        (true, Some(ledger)) => ledger.key_chain().await?,
+        (true, None) => Vec::new(),
+    };
+    let mut report = Report {
+        ok: false,
+        commit: commit.to_owned(),
+        run_id: None,
+        ticket: None,
+        signed_by: None,
+        diff_digest: None,
+        ledger: None,
+        problem: None,
+    };
+    let verified = match attest::verify_commit(repo, commit, &trusted).await? {
+        Ok(v) => v,
+        Err(problem) => {
+            report.problem = Some(problem.to_string());
+            return Ok(report);
+        }
+    };
+    report.run_id = Some(verified.run_id().to_owned());
+    report.ticket = Some(verified.statement.predicate.ticket.id.clone());
+    report.signed_by = Some(verified.signed_by.to_string());
+    report.diff_digest = verified.diff_digest();
+    if let Some(ledger) = ledger {
+        match in_ledger(ledger, &verified, &trusted).await? {
+            Ok(check) => report.ledger = Some(check),
+            Err(problem) => {
+                report.problem = Some(problem);
+                return Ok(report);
+            }
+        }
+    }
+    report.ok = true;
+    Ok(report)
+}
+
+/// Finds the ledger entry that recorded this exact envelope and proves its inclusion
+/// against a checkpoint signed by a trusted key.
+async fn in_ledger(
+    ledger: &Ledger,
+    verified: &VerifiedAttestation,
+    trusted: &[Verifier],
+) -> anyhow::Result<Result<LedgerCheck, String>> {
+    let digest = docket_ledger::Digest256::of(&verified.bytes);
+    let entries = ledger
+        .list(&EntryFilter {
+            kind: Some(kinds::ATTESTATION.to_owned()),
+            ..EntryFilter::default()
+        })
+        .await?;
+    let found = entries.into_iter().find(|stored| {
+        stored.decode().is_ok_and(|entry| {
+            entry.payload.get("envelope").and_then(|v| v.as_str()) == Some(&digest.to_string())
+        })
+    });
+    let Some(stored) = found else {
+        return Ok(Err(format!(
+            "the ledger at {} holds no entry for this attestation ({digest})",
+            ledger.location()
+        )));
+    };
+    let checkpoint = match ledger.latest_checkpoint().await? {
+        Some(cp) if cp.checkpoint.size > stored.index => cp,
+        _ => ledger.checkpoint().await?,
+    };
+    let size = checkpoint.checkpoint.size;
+    let proof = ledger.inclusion_proof(stored.index, size).await?;
+    let document = InclusionProof::new(stored.index, &stored.bytes, proof, &checkpoint);
+    Ok(match document.check(trusted) {
+        Ok(cp) => Ok(LedgerCheck {
+            origin: cp.checkpoint.origin,
+            index: stored.index,
+            tree_size: size,
+        }),
+        Err(e) => Err(format!(
+            "the attestation's ledger entry {} does not prove: {e}",
+            stored.index
+        )),
+    })
+}

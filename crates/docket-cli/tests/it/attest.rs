@@ -1,0 +1,1 @@
+//! Tests of `docket attest` (stub).

@@ -1,0 +1,1 @@
+//! AI markers in commit messages (stub: the gate helper fills this in).

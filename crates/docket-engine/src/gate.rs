@@ -1,0 +1,1 @@
+//! `docket gate` (stub: the gate helper fills this in).

@@ -1,0 +1,1 @@
+//! Audit packages (stub: the package helper fills this in).

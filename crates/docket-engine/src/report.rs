@@ -1,0 +1,1 @@
+//! report.html (stub: the package helper fills this in).
