@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod gate;
 mod golden_path;
+mod governed;
 mod iac;
 mod package;
 mod snapshots_cli;
