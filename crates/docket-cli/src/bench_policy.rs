@@ -17,8 +17,19 @@ pub struct PolicyBenchArgs {
     decisions: u32,
 }
 
+/// How the bundle's ten path rules are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathRules {
+    /// `docket.glob_filter(glob, ["/"], input.diff.paths)`: one builtin call per rule
+    /// (the idiom docs/policy.md recommends).
+    GlobFilter,
+    /// `some path in input.diff.paths; glob.match(glob, ["/"], path)`: the plain OPA
+    /// idiom, one builtin call per path and rule.
+    GlobMatch,
+}
+
 /// Twenty path, size and rule policies of the kind a repository writes.
-fn repository_bundle() -> String {
+fn repository_bundle(paths: PathRules) -> String {
     let mut text = String::from("package docket.publish\n\n");
     let globs = [
         "terraform/prod/**",
@@ -33,8 +44,16 @@ fn repository_bundle() -> String {
         "helm/prod/**",
     ];
     for (i, glob) in globs.iter().enumerate() {
+        let body = match paths {
+            PathRules::GlobFilter => {
+                format!("\tsome path in docket.glob_filter({glob:?}, [\"/\"], input.diff.paths)\n")
+            }
+            PathRules::GlobMatch => {
+                format!("\tsome path in input.diff.paths\n\tglob.match({glob:?}, [\"/\"], path)\n")
+            }
+        };
         text.push_str(&format!(
-            "deny contains msg if {{\n\tsome path in input.diff.paths\n\tglob.match({glob:?}, [\"/\"], path)\n\tmsg := sprintf(\"path-{i}: %s is protected\", [path])\n}}\n\n"
+            "deny contains msg if {{\n{body}\tmsg := sprintf(\"path-{i}: %s is protected\", [path])\n}}\n\n"
         ));
     }
     for (i, limit) in [50, 100, 200, 400, 800].iter().enumerate() {
@@ -119,70 +138,106 @@ fn median_of(n: u32, mut f: impl FnMut()) -> Duration {
     percentile(&times, 0.5)
 }
 
-pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
+/// Decision latency of one bundle: median, p95 and p99 after 100 warm-ups.
+struct Latency {
+    median: Duration,
+    p95: Duration,
+    p99: Duration,
+}
+
+fn latency(policy: &Policy, input: &Value, decisions: u32) -> Latency {
+    for _ in 0..100 {
+        std::hint::black_box(policy.decide(Point::Publish, input));
+    }
+    let mut times = Vec::with_capacity(decisions as usize);
+    for _ in 0..decisions {
+        let started = Instant::now();
+        // `decide` serialises the input (RFC 8785) and digests it: both are counted.
+        let decision = policy.decide(Point::Publish, input);
+        times.push(started.elapsed());
+        std::hint::black_box(decision);
+    }
+    times.sort();
+    Latency {
+        median: percentile(&times, 0.5),
+        p95: percentile(&times, 0.95),
+        p99: percentile(&times, 0.99),
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// The built-in bundle plus the repository bundle written with `paths`.
+fn full_bundle(paths: PathRules) -> anyhow::Result<Bundle> {
     let mut bundle = Bundle::builtin();
     bundle.add(
         ".docket/policies/repo.rego",
-        repository_bundle().into_bytes(),
+        repository_bundle(paths).into_bytes(),
     )?;
-    let compile_started = Instant::now();
-    let policy = Policy::compile(&bundle, Limits::default());
-    let compile = compile_started.elapsed();
+    Ok(bundle)
+}
+
+fn compiled(bundle: &Bundle) -> anyhow::Result<Policy> {
+    let policy = Policy::compile(bundle, Limits::default());
     if !policy.compile_errors().is_empty() {
         anyhow::bail!(
             "the benchmark bundle does not compile: {:?}",
             policy.compile_errors()
         );
     }
+    Ok(policy)
+}
+
+pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
+    let bundle = full_bundle(PathRules::GlobFilter)?;
+    let compile_started = Instant::now();
+    let policy = compiled(&bundle)?;
+    let compile = compile_started.elapsed();
     let input = publish_input();
     let check = policy.decide(Point::Publish, &input);
     if !check.errors.is_empty() {
         anyhow::bail!("the benchmark decision failed: {:?}", check.errors);
     }
-    for _ in 0..100 {
-        policy.decide(Point::Publish, &input);
+    let main = latency(&policy, &input, args.decisions);
+
+    // The same twenty rules with the path rules written one glob.match per path.
+    let per_path = compiled(&full_bundle(PathRules::GlobMatch)?)?;
+    let per_path_check = per_path.decide(Point::Publish, &input);
+    if per_path_check.verdict != check.verdict || per_path_check.warn != check.warn {
+        anyhow::bail!("the two ways of writing the path rules decided differently");
     }
-    let mut times = Vec::with_capacity(args.decisions as usize);
-    for _ in 0..args.decisions {
-        let started = Instant::now();
-        // `decide` serialises the input (RFC 8785) and digests it: both are counted.
-        let decision = policy.decide(Point::Publish, &input);
-        times.push(started.elapsed());
-        std::hint::black_box(decision);
-    }
-    times.sort();
+    let per_path = latency(&per_path, &input, args.decisions);
+
     // Where the time goes: serialisation alone, and each bundle alone.
     let serialise = median_of(args.decisions, || {
         std::hint::black_box(docket_policy::canonical_input(&input).ok());
     });
-    let builtin_only = Policy::compile(&Bundle::builtin(), Limits::default());
-    let builtin = median_of(args.decisions, || {
-        std::hint::black_box(builtin_only.decide(Point::Publish, &input));
-    });
+    let builtin = latency(&compiled(&Bundle::builtin())?, &input, args.decisions).median;
     let mut repo_bundle = Bundle::empty();
     repo_bundle.add(
         ".docket/policies/repo.rego",
-        repository_bundle().into_bytes(),
+        repository_bundle(PathRules::GlobFilter).into_bytes(),
     )?;
-    let repo_only = Policy::compile(&repo_bundle, Limits::default());
-    let repo = median_of(args.decisions, || {
-        std::hint::black_box(repo_only.decide(Point::Publish, &input));
-    });
-    let median = percentile(&times, 0.5);
-    let p95 = percentile(&times, 0.95);
-    let p99 = percentile(&times, 0.99);
+    let repo = latency(&compiled(&repo_bundle)?, &input, args.decisions).median;
     let figures = json!({
         "bundle_files": policy.paths().len(),
         "bundle_digest": policy.digest(),
         "compile_ms": compile.as_secs_f64() * 1000.0,
         "decisions": args.decisions,
         "verdict": check.verdict,
-        "median_us": median.as_secs_f64() * 1e6,
-        "p95_us": p95.as_secs_f64() * 1e6,
-        "p99_us": p99.as_secs_f64() * 1e6,
-        "serialise_median_us": serialise.as_secs_f64() * 1e6,
-        "builtin_only_median_us": builtin.as_secs_f64() * 1e6,
-        "repository_only_median_us": repo.as_secs_f64() * 1e6,
+        "median_us": micros(main.median),
+        "p95_us": micros(main.p95),
+        "p99_us": micros(main.p99),
+        "glob_match_per_path": {
+            "median_us": micros(per_path.median),
+            "p95_us": micros(per_path.p95),
+            "p99_us": micros(per_path.p99),
+        },
+        "serialise_median_us": micros(serialise),
+        "builtin_only_median_us": micros(builtin),
+        "repository_only_median_us": micros(repo),
     });
     if out.json() {
         out.json_value(&figures)?;
@@ -197,18 +252,24 @@ pub fn run(args: PolicyBenchArgs, out: &Output) -> anyhow::Result<Outcome> {
             compile.as_secs_f64() * 1000.0
         ));
         out.line(format!(
-            "publish decision median {:.0} µs, p95 {:.0} µs, p99 {:.0} µs over {} decisions ({:?})",
-            median.as_secs_f64() * 1e6,
-            p95.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6,
+            "publish decision median {:.0} µs, p95 {:.0} µs, p99 {:.0} µs over {} decisions ({:?}); path rules with docket.glob_filter",
+            micros(main.median),
+            micros(main.p95),
+            micros(main.p99),
             args.decisions,
             check.verdict
         ));
         out.line(format!(
-            "  of which: input serialisation {:.0} µs; built-in bundle alone {:.0} µs; repository bundle alone {:.0} µs (medians)",
-            serialise.as_secs_f64() * 1e6,
-            builtin.as_secs_f64() * 1e6,
-            repo.as_secs_f64() * 1e6
+            "  of which: input serialisation {:.0} µs; built-in bundle alone {:.0} µs; repository bundle alone {:.0} µs (medians, each with serialisation)",
+            micros(serialise),
+            micros(builtin),
+            micros(repo)
+        ));
+        out.line(format!(
+            "same rules, path rules as one glob.match per path: median {:.0} µs, p95 {:.0} µs, p99 {:.0} µs",
+            micros(per_path.median),
+            micros(per_path.p95),
+            micros(per_path.p99)
         ));
     }
     Ok(Outcome::Success)

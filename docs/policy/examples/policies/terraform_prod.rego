@@ -3,8 +3,7 @@
 package docket.publish
 
 prod_paths contains path if {
-	some path in input.diff.paths
-	glob.match("terraform/prod/**", ["/"], path)
+	some path in docket.glob_filter("terraform/prod/**", ["/"], input.diff.paths)
 }
 
 prod_exception contains e if {
