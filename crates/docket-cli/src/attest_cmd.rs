@@ -182,7 +182,9 @@ async fn in_ledger(
     verified: &VerifiedAttestation,
     trusted: &[Verifier],
 ) -> anyhow::Result<Result<LedgerCheck, String>> {
-    let digest = docket_ledger::Digest256::of(&verified.bytes);
+    // The envelope as docket wrote it (compact JSON), whatever whitespace the note
+    // acquired on the way (`git notes add -m` appends a newline).
+    let digest = docket_ledger::Digest256::of(verified.envelope.to_json().as_bytes());
     let entries = ledger
         .list(&EntryFilter {
             kind: Some(kinds::ATTESTATION.to_owned()),

@@ -990,13 +990,19 @@ fn push_sends_the_branch_to_the_remote() {
     assert_eq!(record["output"]["pushed_to"], "origin");
     let branch = record["output"]["branch"].as_str().unwrap();
     let commit = record["output"]["commit"].as_str().unwrap();
+    let notes = g.git(&["rev-parse", "refs/notes/docket"]);
     assert_eq!(
         git(
             &remote,
             &["for-each-ref", "--format=%(refname) %(objectname)"]
         ),
-        format!("refs/heads/{branch} {commit}"),
-        "only the run's branch is pushed"
+        format!("refs/heads/{branch} {commit}\nrefs/notes/docket {notes}"),
+        "only the run's branch and its attestation notes are pushed"
+    );
+    // The pushed note is the commit's attestation.
+    assert!(
+        git(&remote, &["notes", "--ref", "docket", "show", commit])
+            .contains("application/vnd.in-toto+json")
     );
 }
 
