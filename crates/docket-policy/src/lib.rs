@@ -15,6 +15,7 @@ mod builtin_overrides;
 mod bundle;
 mod decision;
 mod error;
+mod jcs;
 mod people;
 mod point;
 mod policy;

@@ -117,6 +117,17 @@ impl Policy {
             }
         };
 
+        if errors.is_empty() {
+            for (point, rules) in &points {
+                if let Err(e) = engine.add_policy(
+                    format!("(docket)/decide/{point}.rego"),
+                    decide_module(*point, *rules),
+                ) {
+                    errors.push(one_line(&format!("{e:#}")));
+                }
+            }
+        }
+
         // Analyse and schedule the modules once, here, rather than in every decision's
         // copy of the engine.
         if errors.is_empty()
@@ -255,34 +266,30 @@ impl Policy {
             )]
         })?;
 
+        // One evaluation for every rule of the point, so helper rules they share are
+        // computed once; only when it fails are the rules evaluated one by one, to name
+        // the rule that failed.
+        if let Ok(result) = self.eval_path(&mut engine, &decide_path(point), start) {
+            let field = |name: &str| result[name].clone();
+            let mut outcome = Outcome::default();
+            if rules.deny {
+                outcome.deny = messages(&field("deny"), "deny", point)?;
+            }
+            if rules.allow {
+                outcome.allow = field("allow") == Value::Bool(true);
+            }
+            if rules.warn {
+                outcome.warn = messages(&field("warn"), "warn", point)?;
+            }
+            if rules.approval_required {
+                outcome.approval =
+                    messages(&field("approval_required"), "approval_required", point)?;
+            }
+            return Ok(outcome);
+        }
         let mut eval = |rule: &str| -> Result<Value, Vec<String>> {
             let path = format!("data.{}.{rule}", point.package());
-            let remaining = self.limits.timeout.saturating_sub(start.elapsed());
-            if remaining.is_zero() {
-                return Err(vec![self.timeout_message()]);
-            }
-            engine.set_execution_timer_config(ExecutionTimerConfig {
-                limit: remaining,
-                check_interval: TIMER_CHECK_INTERVAL,
-            });
-            let value = engine.eval_rule(path.clone()).map_err(|e| {
-                if matches!(
-                    e.downcast_ref::<LimitError>(),
-                    Some(LimitError::TimeLimitExceeded { .. })
-                ) {
-                    vec![self.timeout_message()]
-                } else {
-                    vec![format!(
-                        "evaluating {path} failed: {}",
-                        one_line(&format!("{e:#}"))
-                    )]
-                }
-            })?;
-            // A single builtin call is one step for regorus' timer: check once more.
-            if start.elapsed() > self.limits.timeout {
-                return Err(vec![self.timeout_message()]);
-            }
-            Ok(value)
+            self.eval_path(&mut engine, &path, start)
         };
 
         let mut outcome = Outcome::default();
@@ -299,6 +306,41 @@ impl Policy {
             outcome.approval = messages(&eval("approval_required")?, "approval_required", point)?;
         }
         Ok(outcome)
+    }
+
+    /// Evaluates one rule within what is left of the decision's time.
+    fn eval_path(
+        &self,
+        engine: &mut Engine,
+        path: &str,
+        start: Instant,
+    ) -> Result<Value, Vec<String>> {
+        let remaining = self.limits.timeout.saturating_sub(start.elapsed());
+        if remaining.is_zero() {
+            return Err(vec![self.timeout_message()]);
+        }
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: remaining,
+            check_interval: TIMER_CHECK_INTERVAL,
+        });
+        let value = engine.eval_rule(path.to_owned()).map_err(|e| {
+            if matches!(
+                e.downcast_ref::<LimitError>(),
+                Some(LimitError::TimeLimitExceeded { .. })
+            ) {
+                vec![self.timeout_message()]
+            } else {
+                vec![format!(
+                    "evaluating {path} failed: {}",
+                    one_line(&format!("{e:#}"))
+                )]
+            }
+        })?;
+        // A single builtin call is one step for regorus' timer: check once more.
+        if start.elapsed() > self.limits.timeout {
+            return Err(vec![self.timeout_message()]);
+        }
+        Ok(value)
     }
 
     fn timeout_message(&self) -> String {
@@ -397,6 +439,36 @@ fn declared_rules(
     Ok((points, test_rules))
 }
 
+/// The package docket adds to every compiled bundle, one per decision point, whose
+/// `result` reads every decision rule of the point in one evaluation. Undefined rules
+/// read as `false` ("no messages", "not allowed"), as they would one by one.
+const DECIDE_PACKAGE: &str = "docket_decide";
+
+fn decide_path(point: Point) -> String {
+    format!("data.{DECIDE_PACKAGE}.{point}.result")
+}
+
+fn decide_module(point: Point, rules: PointRules) -> String {
+    let package = point.package();
+    let mut text = format!("package {DECIDE_PACKAGE}.{point}\n\n");
+    let mut fields = Vec::new();
+    for (declared, rule) in [
+        (rules.deny, "deny"),
+        (rules.allow, "allow"),
+        (rules.warn, "warn"),
+        (rules.approval_required, "approval_required"),
+    ] {
+        if declared {
+            text.push_str(&format!(
+                "default {rule}_value := false\n{rule}_value := data.{package}.{rule}\n\n"
+            ));
+            fields.push(format!("{rule:?}: {rule}_value"));
+        }
+    }
+    text.push_str(&format!("result := {{{}}}\n", fields.join(", ")));
+    text
+}
+
 #[derive(Debug, Default)]
 struct Outcome {
     deny: Vec<String>,
@@ -408,8 +480,8 @@ struct Outcome {
 /// RFC 8785 canonical JSON text of `input`: the bytes a decision is made from and the
 /// engine stores as evidence.
 pub fn canonical_input(input: &serde_json::Value) -> Result<String, PolicyError> {
-    serde_json_canonicalizer::to_string(input).map_err(|e| PolicyError::Input {
-        reason: format!("cannot write canonical JSON (RFC 8785): {e}"),
+    crate::jcs::to_string(input).map_err(|e| PolicyError::Input {
+        reason: format!("cannot write canonical JSON (RFC 8785): {}", e.0),
     })
 }
 
