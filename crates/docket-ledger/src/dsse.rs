@@ -287,7 +287,8 @@ mod tests {
         )
         .unwrap();
         let vkey = Verifier::parse(KAT_VKEY).unwrap();
-        let (opened, by) = open_statement::<serde_json::Value>(&foreign, &[vkey.clone()]).unwrap();
+        let (opened, by) =
+            open_statement::<serde_json::Value>(&foreign, std::slice::from_ref(&vkey)).unwrap();
         assert_eq!(opened, statement);
         assert_eq!(by, vkey);
     }

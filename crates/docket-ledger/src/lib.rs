@@ -27,7 +27,7 @@ pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use entry::{Entry, NewEntry, StoredEntry};
 pub use error::{LedgerError, Result};
 pub use hash::{Digest256, Hash};
-pub use ledger::{Appended, Database, Ledger, LedgerConfig, redact_url};
+pub use ledger::{Appended, Database, Ledger, LedgerConfig, redact_url, rotation_statement};
 pub use note::{Signer, Verifier};
 pub use store::{EntryFilter, StoreError};
 pub use verify::{

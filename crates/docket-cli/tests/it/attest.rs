@@ -65,10 +65,14 @@ fn a_published_commit_carries_a_signed_statement_that_verifies() {
     assert!(key.starts_with(signatures[0]["keyid"].as_str().unwrap()));
 
     let statement = assert_statement_matches_schema(&envelope);
-    assert_eq!(statement["subject"][0]["digest"]["gitCommit"], commit.as_str());
+    assert_eq!(
+        statement["subject"][0]["digest"]["gitCommit"],
+        commit.as_str()
+    );
     assert_eq!(
         statement["subject"][1]["digest"]["gitTree"],
-        g.git(&["rev-parse", &format!("{commit}^{{tree}}")]).as_str()
+        g.git(&["rev-parse", &format!("{commit}^{{tree}}")])
+            .as_str()
     );
     let predicate = &statement["predicate"];
     assert_eq!(predicate["ticket"]["id"], "attested");
@@ -108,7 +112,14 @@ fn a_published_commit_carries_a_signed_statement_that_verifies() {
     assert_eq!(shown["output"]["attestation"].as_str().unwrap().len(), 71);
     let entries = g
         .env
-        .ok(&["log", "list", "--kind", "run.attestation", "--format", "json"])
+        .ok(&[
+            "log",
+            "list",
+            "--kind",
+            "run.attestation",
+            "--format",
+            "json",
+        ])
         .json();
     let entries = entries.as_array().unwrap();
     assert_eq!(entries.len(), 1);
@@ -121,8 +132,14 @@ fn a_published_commit_carries_a_signed_statement_that_verifies() {
     // Offline, with only the public key, the same commit verifies.
     let offline = verify(&g, &commit, &["--offline", "--key", &key]);
     assert_eq!(offline.code, 0, "{offline}");
-    assert!(offline.stdout.starts_with(&format!("OK: {commit}")), "{offline}");
-    assert!(offline.stdout.contains("not consulted (--offline)"), "{offline}");
+    assert!(
+        offline.stdout.starts_with(&format!("OK: {commit}")),
+        "{offline}"
+    );
+    assert!(
+        offline.stdout.contains("not consulted (--offline)"),
+        "{offline}"
+    );
 }
 
 /// The statement inside a note, checked against the documented schema.
@@ -158,7 +175,11 @@ fn a_changed_payload_or_signature_fails() {
     let mut changed = original.clone();
     let payload = changed["payload"].as_str().unwrap().to_owned();
     let middle = payload.len() / 2;
-    let flipped = if &payload[middle..=middle] == "A" { "B" } else { "A" };
+    let flipped = if &payload[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     changed["payload"] = Value::from(format!(
         "{}{flipped}{}",
         &payload[..middle],
@@ -206,7 +227,10 @@ fn another_key_an_amended_commit_or_an_unknown_ledger_fail() {
         &key,
     ]);
     assert_eq!(run.code, 1, "{run}");
-    assert!(run.stdout.contains("holds no entry for this attestation"), "{run}");
+    assert!(
+        run.stdout.contains("holds no entry for this attestation"),
+        "{run}"
+    );
 
     // The published commit amended: a new commit the attestation does not cover.
     let branch = g.git(&["branch", "--list", "docket/*", "--format=%(refname:short)"]);
@@ -229,7 +253,8 @@ fn another_key_an_amended_commit_or_an_unknown_ledger_fail() {
     let run = verify(&g, "HEAD", &[]);
     assert_eq!(run.code, 1, "{run}");
     assert!(
-        run.stdout.contains("(the commit was rewritten after its run)"),
+        run.stdout
+            .contains("(the commit was rewritten after its run)"),
         "{run}"
     );
 }
@@ -249,7 +274,14 @@ fn a_blocked_run_attaches_nothing() {
     assert_eq!(g.git(&["notes", "--ref", "docket", "list"]), "");
     let listed = g
         .env
-        .ok(&["log", "list", "--kind", "run.attestation", "--format", "json"])
+        .ok(&[
+            "log",
+            "list",
+            "--kind",
+            "run.attestation",
+            "--format",
+            "json",
+        ])
         .json();
     assert_eq!(listed.as_array().unwrap().len(), 0);
     // And `attest verify` on the base says so, exit 1.

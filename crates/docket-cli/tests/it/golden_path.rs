@@ -358,6 +358,7 @@ fn published_run_creates_a_branch_with_trailers_and_complete_evidence() {
             "run.diff",
             "run.rules",
             "policy.decision",
+            "run.attestation",
             "run.published"
         ]
     );
@@ -767,6 +768,7 @@ fn repair_loop_fixes_a_failed_validation_on_the_second_attempt() {
             "run.rules",
             "run.validation",
             "policy.decision",
+            "run.attestation",
             "run.published"
         ]
     );
@@ -1315,7 +1317,10 @@ fn an_agents_git_commands_do_not_reach_the_users_repository() {
     let refs = |g: &Governed| {
         g.git(&["for-each-ref", "--format=%(refname) %(objectname)"])
             .lines()
-            .filter(|l| !l.starts_with("refs/heads/docket/"))
+            // docket's own: the published branch and its attestation note.
+            .filter(|l| {
+                !l.starts_with("refs/heads/docket/") && !l.starts_with("refs/notes/docket ")
+            })
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
@@ -1468,8 +1473,9 @@ fn a_run_records_its_evidence_on_postgres_too() {
         assert_eq!(runs.len(), 1, "{backend:?}");
         assert_eq!(runs[0]["outcome"]["status"], "published");
         let stages = runs[0]["ledger"]["stages"].as_array().unwrap().len();
-        // intake, two decisions, started, agent, diff, rules, decision, published
-        assert_eq!(stages, 9, "{:#}", runs[0]);
+        // intake, two decisions, started, agent, diff, rules, decision, attestation,
+        // published
+        assert_eq!(stages, 10, "{:#}", runs[0]);
         g.verify_ledger();
     }
 }
