@@ -37,8 +37,13 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUBKEY")]
     key: Vec<String>,
     /// Do not consult the ledger: check the signature and the diff only (needs --key).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "package")]
     offline: bool,
+    /// Check against an audit package (`docket export`) instead of the ledger: the
+    /// package must verify, and hold this attestation with its inclusion proof. Without
+    /// --key the package's own key is trusted, which proves integrity, not origin.
+    #[arg(long, value_name = "FILE.zip")]
+    package: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,16 +89,20 @@ async fn verify(args: VerifyArgs, global: &GlobalArgs, out: &Output) -> anyhow::
             repo.root().display()
         )
     })?;
-    let ledger = if args.offline {
-        None
+    let report = if let Some(path) = &args.package {
+        check_with_package(&repo, &commit, &args.key, path, out).await?
     } else {
-        Some(global.open_ledger().await?)
+        let ledger = if args.offline {
+            None
+        } else {
+            Some(global.open_ledger().await?)
+        };
+        let result = check(&repo, &commit, &args.key, ledger.as_ref()).await;
+        if let Some(ledger) = ledger {
+            ledger.close().await;
+        }
+        result?
     };
-    let result = check(&repo, &commit, &args.key, ledger.as_ref()).await;
-    if let Some(ledger) = ledger {
-        ledger.close().await;
-    }
-    let report = result?;
     if out.json() {
         out.json_value(&report)?;
     } else if report.ok {
@@ -172,6 +181,95 @@ async fn check(
         }
     }
     report.ok = true;
+    Ok(report)
+}
+
+/// Verifies the package, then the commit's attestation against the keys the package
+/// was verified with, and finds the attestation's entry among the package's.
+async fn check_with_package(
+    repo: &Repo,
+    commit: &str,
+    keys: &[String],
+    path: &std::path::Path,
+    out: &Output,
+) -> anyhow::Result<Report> {
+    use docket_engine::package::{self, Trust};
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let archive = package::read_zip(&bytes)
+        .with_context(|| format!("{} cannot be verified", path.display()))?;
+    let trust = if keys.is_empty() {
+        Trust::PackageKeys
+    } else {
+        Trust::Keys(parse_keys(keys)?)
+    };
+    let mut report = Report {
+        ok: false,
+        commit: commit.to_owned(),
+        run_id: None,
+        ticket: None,
+        signed_by: None,
+        diff_digest: None,
+        ledger: None,
+        problem: None,
+    };
+    let verified = match package::verify_archive(&archive, &trust) {
+        Ok(v) => v,
+        Err(failure) => {
+            report.problem = Some(format!(
+                "the package {} does not verify: {failure}",
+                path.display()
+            ));
+            return Ok(report);
+        }
+    };
+    if matches!(trust, Trust::PackageKeys) {
+        out.note(format!(
+            "warning: no --key given: trusting the package's own key {}; this proves the package's integrity, not who made it",
+            verified.signed_by
+        ));
+    }
+    let trusted = vec![Verifier::parse(&verified.signed_by)?];
+    let attestation = match attest::verify_commit(repo, commit, &trusted).await? {
+        Ok(v) => v,
+        Err(problem) => {
+            report.problem = Some(problem.to_string());
+            return Ok(report);
+        }
+    };
+    report.run_id = Some(attestation.run_id().to_owned());
+    report.ticket = Some(attestation.statement.predicate.ticket.id.clone());
+    report.signed_by = Some(attestation.signed_by.to_string());
+    report.diff_digest = attestation.diff_digest();
+    let manifest: package::Manifest = archive
+        .files
+        .get(package::MANIFEST)
+        .and_then(|m| serde_json::from_slice(m).ok())
+        .context("the verified package's manifest cannot be read")?;
+    let ours = attestation.envelope.to_json();
+    let held = manifest.attestations.iter().find(|a| {
+        a.commit == commit
+            && archive
+                .files
+                .get(&a.file)
+                .and_then(|b| docket_ledger::dsse::Envelope::parse(b).ok())
+                .is_some_and(|e| e.to_json() == ours)
+    });
+    match held {
+        Some(a) => {
+            report.ledger = Some(LedgerCheck {
+                origin: verified.origin.clone(),
+                index: a.entry,
+                tree_size: verified.checkpoint_size,
+            });
+            report.ok = true;
+        }
+        None => {
+            report.problem = Some(format!(
+                "the package {} does not hold this commit's attestation",
+                path.display()
+            ));
+        }
+    }
     Ok(report)
 }
 

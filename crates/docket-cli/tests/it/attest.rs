@@ -289,3 +289,73 @@ fn a_blocked_run_attaches_nothing() {
     assert_eq!(run.code, 1, "{run}");
     assert!(run.stdout.contains("has no attestation note"), "{run}");
 }
+
+#[test]
+fn an_audit_package_stands_in_for_the_ledger() {
+    let (g, commit) = published();
+    let key = public_key(&g.env);
+    let zip = g.env.path("audit.zip");
+    g.env.ok(&["export", "--out", zip.to_str().unwrap()]);
+
+    // Another machine: no ledger of its own, only the repository, the package and the key.
+    let auditor = Env::sqlite();
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "attest",
+            "verify",
+            commit.as_str(),
+            "--repo",
+            g.repo_arg(),
+            "--package",
+            zip.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let with_key = args(&["--key", &key]);
+    let run = auditor.run(&with_key.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{run}");
+    let report = run.json();
+    assert_eq!(report["ok"], true);
+    let entries = g
+        .env
+        .ok(&[
+            "log",
+            "list",
+            "--kind",
+            "run.attestation",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert_eq!(report["ledger"]["index"], entries[0]["index"]);
+    assert!(
+        !auditor.home.join("ledger.sqlite3").exists(),
+        "no ledger was needed"
+    );
+
+    // Without a key the package's own is trusted, and the command says what that means.
+    let without = args(&[]);
+    let run = auditor.run(&without.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stderr
+            .contains("proves the package's integrity, not who made it"),
+        "{run}"
+    );
+
+    // A key that did not sign the package fails, naming the package.
+    let foreign = public_key(&auditor);
+    let wrong = args(&["--key", &foreign]);
+    let run = auditor.run(&wrong.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.json()["problem"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{run}"
+    );
+}
