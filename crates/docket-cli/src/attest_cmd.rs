@@ -64,6 +64,30 @@ struct Report {
     problem: Option<String>,
 }
 
+impl Report {
+    /// Nothing checked yet: not ok, no problem named.
+    fn new(commit: &str) -> Report {
+        Report {
+            ok: false,
+            commit: commit.to_owned(),
+            run_id: None,
+            ticket: None,
+            signed_by: None,
+            diff_digest: None,
+            ledger: None,
+            problem: None,
+        }
+    }
+
+    /// Fills in what a verified attestation says.
+    fn attested(&mut self, verified: &VerifiedAttestation) {
+        self.run_id = Some(verified.run_id().to_owned());
+        self.ticket = Some(verified.statement.predicate.ticket.id.clone());
+        self.signed_by = Some(verified.signed_by.to_string());
+        self.diff_digest = verified.diff_digest();
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct LedgerCheck {
     origin: String,
@@ -150,16 +174,7 @@ async fn check(
         (true, Some(ledger)) => ledger.key_chain().await?,
         (true, None) => Vec::new(),
     };
-    let mut report = Report {
-        ok: false,
-        commit: commit.to_owned(),
-        run_id: None,
-        ticket: None,
-        signed_by: None,
-        diff_digest: None,
-        ledger: None,
-        problem: None,
-    };
+    let mut report = Report::new(commit);
     let verified = match attest::verify_commit(repo, commit, &trusted).await? {
         Ok(v) => v,
         Err(problem) => {
@@ -167,10 +182,7 @@ async fn check(
             return Ok(report);
         }
     };
-    report.run_id = Some(verified.run_id().to_owned());
-    report.ticket = Some(verified.statement.predicate.ticket.id.clone());
-    report.signed_by = Some(verified.signed_by.to_string());
-    report.diff_digest = verified.diff_digest();
+    report.attested(&verified);
     if let Some(ledger) = ledger {
         match in_ledger(ledger, &verified, &trusted).await? {
             Ok(check) => report.ledger = Some(check),
@@ -202,16 +214,7 @@ async fn check_with_package(
     } else {
         Trust::Keys(parse_keys(keys)?)
     };
-    let mut report = Report {
-        ok: false,
-        commit: commit.to_owned(),
-        run_id: None,
-        ticket: None,
-        signed_by: None,
-        diff_digest: None,
-        ledger: None,
-        problem: None,
-    };
+    let mut report = Report::new(commit);
     let verified = match package::verify_archive(&archive, &trust) {
         Ok(v) => v,
         Err(failure) => {
@@ -236,10 +239,7 @@ async fn check_with_package(
             return Ok(report);
         }
     };
-    report.run_id = Some(attestation.run_id().to_owned());
-    report.ticket = Some(attestation.statement.predicate.ticket.id.clone());
-    report.signed_by = Some(attestation.signed_by.to_string());
-    report.diff_digest = attestation.diff_digest();
+    report.attested(&attestation);
     let manifest: package::Manifest = archive
         .files
         .get(package::MANIFEST)

@@ -2,13 +2,11 @@
 //! its commit, and `docket attest verify` accepts it and refuses every way of breaking
 //! it (payload, signature, key, amended commit, a ledger that never recorded it).
 
-use std::path::Path;
-
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::governed::*;
-use crate::support::Env;
+use crate::support::{Env, assert_matches_schema};
 
 /// A governed repository with one published run; returns (repo, its branch commit).
 fn published() -> (Governed, String) {
@@ -30,6 +28,22 @@ fn verify(g: &Governed, commit: &str, extra: &[&str]) -> crate::support::Run {
     let mut args = vec!["attest", "verify", commit, "--repo", g.repo_arg()];
     args.extend_from_slice(extra);
     g.env.run(&args)
+}
+
+/// The `run.attestation` entries of `env`'s ledger.
+fn attestation_entries(env: &Env) -> Vec<Value> {
+    env.ok(&[
+        "log",
+        "list",
+        "--kind",
+        "run.attestation",
+        "--format",
+        "json",
+    ])
+    .json()
+    .as_array()
+    .unwrap()
+    .clone()
 }
 
 fn public_key(env: &Env) -> String {
@@ -110,18 +124,7 @@ fn a_published_commit_carries_a_signed_statement_that_verifies() {
         .ok(&["runs", "show", run_id, "--format", "json"])
         .json();
     assert_eq!(shown["output"]["attestation"].as_str().unwrap().len(), 71);
-    let entries = g
-        .env
-        .ok(&[
-            "log",
-            "list",
-            "--kind",
-            "run.attestation",
-            "--format",
-            "json",
-        ])
-        .json();
-    let entries = entries.as_array().unwrap();
+    let entries = attestation_entries(&g.env);
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["payload"]["commit"], commit.as_str());
     assert_eq!(
@@ -148,21 +151,7 @@ fn assert_statement_matches_schema(envelope: &Value) -> Value {
         .decode(envelope["payload"].as_str().unwrap())
         .unwrap();
     let statement: Value = serde_json::from_slice(&payload).unwrap();
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/attestation/run-v1.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let id = schema["$id"].as_str().unwrap().to_owned();
-    let mut compiler = boon::Compiler::new();
-    compiler.enable_format_assertions();
-    compiler.add_resource(&id, schema).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let index = compiler.compile(&id, &mut schemas).unwrap();
-    if let Err(e) = schemas.validate(&statement, index) {
-        panic!(
-            "the attestation does not match {}: {e:#}\n{statement:#}",
-            path.display()
-        );
-    }
+    assert_matches_schema("docs/attestation/run-v1.schema.json", &statement);
     statement
 }
 
@@ -272,18 +261,8 @@ fn a_blocked_run_attaches_nothing() {
     assert_eq!(run.code, 1, "{run}");
     assert!(run.stdout.contains("outcome    blocked"), "{run}");
     assert_eq!(g.git(&["notes", "--ref", "docket", "list"]), "");
-    let listed = g
-        .env
-        .ok(&[
-            "log",
-            "list",
-            "--kind",
-            "run.attestation",
-            "--format",
-            "json",
-        ])
-        .json();
-    assert_eq!(listed.as_array().unwrap().len(), 0);
+    let listed = attestation_entries(&g.env);
+    assert_eq!(listed.len(), 0);
     // And `attest verify` on the base says so, exit 1.
     let run = verify(&g, "main", &[]);
     assert_eq!(run.code, 1, "{run}");
@@ -319,17 +298,7 @@ fn an_audit_package_stands_in_for_the_ledger() {
     assert_eq!(run.code, 0, "{run}");
     let report = run.json();
     assert_eq!(report["ok"], true);
-    let entries = g
-        .env
-        .ok(&[
-            "log",
-            "list",
-            "--kind",
-            "run.attestation",
-            "--format",
-            "json",
-        ])
-        .json();
+    let entries = attestation_entries(&g.env);
     assert_eq!(report["ledger"]["index"], entries[0]["index"]);
     assert!(
         !auditor.home.join("ledger.sqlite3").exists(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::governed::*;
-use crate::support::{Env, Run};
+use crate::support::{Env, Run, assert_matches_schema};
 
 /// A governed repository with one published run: (fixture, run id, branch, commit).
 fn published() -> (Governed, String, String, String) {
@@ -394,18 +394,7 @@ fn sarif_names_the_failing_commit_and_validates() {
 }
 
 fn validate_sarif(log: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docket-iac/tests/data/sarif-schema-2.1.0.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let id = schema["id"].as_str().unwrap().to_owned();
-    let mut compiler = boon::Compiler::new();
-    compiler.enable_format_assertions();
-    compiler.add_resource(&id, schema).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let index = compiler.compile(&id, &mut schemas).unwrap();
-    if let Err(e) = schemas.validate(log, index) {
-        panic!("not valid SARIF 2.1.0: {e:#}\n{log:#}");
-    }
+    assert_matches_schema("crates/docket-iac/tests/data/sarif-schema-2.1.0.json", log);
 }
 
 #[test]

@@ -13,19 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::governed::*;
-use crate::support::{Backend, Env, Run, backends, git};
-
-/// The value after `label` on the text output's line that starts with it.
-fn line_value<'a>(stdout: &'a str, label: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(label)
-                .filter(|rest| rest.starts_with(' '))
-                .map(str::trim)
-        })
-        .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"))
-}
+use crate::support::{Backend, Env, Run, assert_matches_schema, backends, git, line_value};
 
 fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -1567,23 +1555,12 @@ impl Governed {
 
 /// Checks an input document the engine stored against the documented JSON Schema
 /// of its decision point (docs/policy/schemas).
-fn assert_matches_schema(input: &Value) {
+fn assert_input_matches_schema(input: &Value) {
     let point = input["point"].as_str().unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../docs/policy/schemas/{point}.v1.schema.json"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let id = schema["$id"].as_str().unwrap().to_owned();
-    let mut compiler = boon::Compiler::new();
-    compiler.enable_format_assertions();
-    compiler.add_resource(&id, schema).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let index = compiler.compile(&id, &mut schemas).unwrap();
-    if let Err(e) = schemas.validate(input, index) {
-        panic!(
-            "the engine's {point} input does not match {}: {e:#}\n{input:#}",
-            path.display()
-        );
-    }
+    assert_matches_schema(
+        &format!("docs/policy/schemas/{point}.v1.schema.json"),
+        input,
+    );
 }
 
 fn decisions(record: &Value) -> Vec<(String, String)> {
@@ -1662,7 +1639,7 @@ fn a_repository_policy_blocks_prod_terraform_until_an_exception_lets_it_publish(
     // Every input the engine gave a policy is the documented, versioned document.
     for entry in g.entries_of_kind("policy.decision") {
         let stored = g.blob(entry["payload"]["input_blob"].as_str().unwrap());
-        assert_matches_schema(&serde_json::from_slice(&stored).unwrap());
+        assert_input_matches_schema(&serde_json::from_slice(&stored).unwrap());
     }
     assert!(run.stdout.contains("held       refs/docket/held/"), "{run}");
     assert_eq!(g.docket_branches(), Vec::<String>::new());
@@ -1741,7 +1718,7 @@ fn a_repository_policy_blocks_prod_terraform_until_an_exception_lets_it_publish(
         .map(|entry| {
             let stored = g.blob(entry["payload"]["input_blob"].as_str().unwrap());
             let input: Value = serde_json::from_slice(&stored).unwrap();
-            assert_matches_schema(&input);
+            assert_input_matches_schema(&input);
             input["point"].as_str().unwrap().to_owned()
         })
         .collect();

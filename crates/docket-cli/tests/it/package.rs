@@ -10,19 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::governed::*;
-use crate::support::Run;
-
-/// The value after `label` on a text output line that starts with it.
-fn line_value<'a>(stdout: &'a str, label: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(label)
-                .filter(|rest| rest.starts_with(' '))
-                .map(str::trim)
-        })
-        .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"))
-}
+use crate::support::{Run, line_value};
 
 /// A governed repository with one published run (with validation) and one run blocked
 /// by a forbidden path, whose ticket title is hostile markup.

@@ -342,3 +342,39 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Validates `value` against the JSON Schema in `schema_file` (relative to the
+/// repository root), with format assertions; panics naming the file and the errors.
+pub fn assert_matches_schema(schema_file: &str, value: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Draft 2020-12 schemas name themselves in `$id`; SARIF's (draft 4) in `id`.
+    let id = schema["$id"]
+        .as_str()
+        .or(schema["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource(&id, schema).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let index = compiler.compile(&id, &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(value, index) {
+        panic!("does not match {schema_file}: {e:#}\n{value:#}");
+    }
+}
+
+/// The value after `label` on the text output's line that starts with it.
+pub fn line_value<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(label)
+                .filter(|rest| rest.starts_with(' '))
+                .map(str::trim)
+        })
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"))
+}
