@@ -35,6 +35,9 @@ pub enum BenchCommand {
     Gate(crate::bench_gate::GateBenchArgs),
     /// `docket export` and `docket verify-package` of a ledger with 1,000 runs.
     Package(crate::bench_package::PackageBenchArgs),
+    /// The model gateway's added latency against calling a fake upstream directly,
+    /// and concurrent streams.
+    Gateway(crate::bench_gateway::GatewayBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +96,7 @@ pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyho
         BenchCommand::Policy(args) => return crate::bench_policy::run(args, out),
         BenchCommand::Gate(args) => return crate::bench_gate::run(args, out).await,
         BenchCommand::Package(args) => return crate::bench_package::run(args, out).await,
+        BenchCommand::Gateway(args) => return crate::bench_gateway::run(args, out).await,
     };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {

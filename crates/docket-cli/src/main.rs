@@ -5,6 +5,7 @@
 mod attest_cmd;
 mod bench;
 mod bench_gate;
+mod bench_gateway;
 mod bench_package;
 mod bench_policy;
 mod bench_rattleback;

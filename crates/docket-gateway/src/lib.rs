@@ -1,0 +1,1 @@
+//! docket's model gateway (work in progress).
