@@ -115,6 +115,9 @@ enum Command {
     /// Complete a held run: decide again with its approvals and exceptions and
     /// publish when allowed (or discard it). Exit 0 published, 1 still held.
     Publish(policy_cmd::PublishArgs),
+    /// Re-run a model agent's run with the gateway serving its recorded responses,
+    /// and compare the diff. Exit 0 reproduced, 1 diverged (with where).
+    Replay(policy_cmd::ReplayArgs),
     /// Check the signed attestation a published run attached to its commit.
     #[command(subcommand)]
     Attest(attest_cmd::AttestCommand),
@@ -209,6 +212,7 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         Command::Approve(args) => policy_cmd::approve(args, &global, out).await,
         Command::Exception(cmd) => policy_cmd::exception(cmd, &global, out).await,
         Command::Publish(args) => policy_cmd::publish(args, &global, out).await,
+        Command::Replay(args) => policy_cmd::replay(args, &global, out).await,
         Command::Attest(cmd) => attest_cmd::run(cmd, &global, out).await,
         Command::Export(args) => export_cmd::export(args, &global, out).await,
         Command::VerifyPackage(args) => export_cmd::verify_package(args, out).await,

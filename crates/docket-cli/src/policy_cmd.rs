@@ -289,7 +289,7 @@ fn print_decision(decision: &Decision, out: &Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn with_engine<T>(
+pub(crate) async fn with_engine<T>(
     global: &GlobalArgs,
     f: impl AsyncFnOnce(&Engine) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
@@ -473,6 +473,39 @@ pub async fn publish(
         docket_engine::record::RunStatus::Published | docket_engine::record::RunStatus::Discarded
     );
     Ok(if done {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The run (its id or a unique prefix). It must have used a model agent
+    /// (claude-code or codex), whose exchanges are recorded.
+    pub run: String,
+}
+
+/// `docket replay RUN`: the run's agent again, served its recorded model responses.
+pub async fn replay(
+    args: ReplayArgs,
+    global: &GlobalArgs,
+    out: &Output,
+) -> anyhow::Result<Outcome> {
+    let report = with_engine(global, async |engine| Ok(engine.replay(&args.run).await?)).await?;
+    if out.json() {
+        out.json_value(&report)?;
+    } else {
+        out.line(format!("run        {}", report.run_id));
+        out.line(format!("replay     {}", report.outcome));
+        out.line(format!("  {}", report.detail));
+        out.line(format!(
+            "exchanges  {} recorded, {} served",
+            report.recorded, report.served
+        ));
+        out.line(format!("evidence   ledger entry {}", report.ledger_index));
+    }
+    Ok(if report.reproduced() {
         Outcome::Success
     } else {
         Outcome::Failed

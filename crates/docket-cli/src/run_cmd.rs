@@ -530,8 +530,38 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
                 out.json_value(&value)?;
             } else {
                 print_record(record, out);
+                let mut totals = (0u64, 0u64, 0u64, 0.0f64);
                 for s in &stages {
-                    out.line(format!("  entry {:>6}  {}  {}", s.index, s.time, s.kind));
+                    let detail = if s.kind == "model.exchange" {
+                        let p = &s.payload;
+                        let tokens = |k: &str| p["usage"][k].as_u64().unwrap_or(0);
+                        let cost = p["cost_usd"].as_f64().unwrap_or(0.0);
+                        totals = (
+                            totals.0 + 1,
+                            totals.1 + tokens("input_tokens"),
+                            totals.2 + tokens("output_tokens"),
+                            totals.3 + cost,
+                        );
+                        format!(
+                            "  {} {} {} in / {} out tokens, ${cost:.4}",
+                            p["model"].as_str().unwrap_or("?"),
+                            p["status"],
+                            tokens("input_tokens"),
+                            tokens("output_tokens"),
+                        )
+                    } else {
+                        String::new()
+                    };
+                    out.line(format!(
+                        "  entry {:>6}  {}  {}{detail}",
+                        s.index, s.time, s.kind
+                    ));
+                }
+                if totals.0 > 0 {
+                    out.line(format!(
+                        "model      {} exchanges, {} in / {} out tokens, ${:.4}",
+                        totals.0, totals.1, totals.2, totals.3
+                    ));
                 }
             }
         }

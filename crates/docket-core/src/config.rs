@@ -29,6 +29,8 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     /// `[[people]]`: identities and roles (also readable from `.docket/people.toml`).
     pub people: Vec<PersonConfig>,
+    /// `[gateway]`: the model gateway model agents talk through.
+    pub gateway: GatewaySettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -79,13 +81,106 @@ impl Default for IntakeConfig {
 
 /// How the agent is run. New runners add variants here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum AgentKind {
     /// Run `agent.command` as a process, without a shell.
     Exec,
     /// docket's own Terraform fixer: plans from the ticket and applies the plan
     /// with the rule catalog. No model, no command.
     Fixer,
+    /// The Claude Code CLI in print mode, talking to its model through docket's
+    /// gateway. `command` is the CLI (default `["claude"]`).
+    ClaudeCode,
+    /// The Codex CLI (`codex exec`), talking to its model through docket's gateway.
+    /// `command` is the CLI (default `["codex"]`).
+    Codex,
+}
+
+impl AgentKind {
+    /// Whether the agent calls a model (through the gateway).
+    pub fn uses_model(self) -> bool {
+        matches!(self, AgentKind::ClaudeCode | AgentKind::Codex)
+    }
+}
+
+/// `[gateway]`: where model agents' requests go and what they may do. Every request
+/// passes through docket's gateway, which injects the real credential, enforces the
+/// model allowlist and limits, redacts secrets and records each exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Glob patterns of model names runs may call. Empty: only `agent.model`.
+    pub allowed_models: Vec<String>,
+    /// `redact` replaces secrets in outgoing requests; `block` refuses the request.
+    pub redaction: RedactionSetting,
+    /// Per-run limits; unset means no limit.
+    pub max_requests: Option<u64>,
+    pub max_tokens: Option<u64>,
+    /// In micro-dollars (`max_cost_usd = 2.5` in the file).
+    #[serde(rename = "max_cost_usd", deserialize_with = "deserialize_usd")]
+    pub max_cost_microusd: Option<u64>,
+    /// How long one upstream call may take.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub request_timeout: Duration,
+    /// `[[gateway.upstreams]]`: one per provider.
+    pub upstreams: Vec<UpstreamSettings>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            allowed_models: Vec::new(),
+            redaction: RedactionSetting::Redact,
+            max_requests: None,
+            max_tokens: None,
+            max_cost_microusd: None,
+            request_timeout: Duration::from_secs(5 * 60),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedactionSetting {
+    Redact,
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderSetting {
+    Anthropic,
+    Openai,
+    AzureOpenai,
+}
+
+/// One model provider: where it is and where its credential comes from. The
+/// credential itself never appears in docket.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub name: String,
+    pub provider: ProviderSetting,
+    /// `https://…`; plain `http://` only to a loopback address.
+    pub base_url: String,
+    /// Name of the environment variable holding the credential.
+    pub credential_env: Option<String>,
+    /// A file holding the credential (mode 0600).
+    pub credential_file: Option<PathBuf>,
+}
+
+fn deserialize_usd<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let value: Option<f64> = Option::deserialize(deserializer)?;
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && (0.0..1e9).contains(&v) => Ok(Some((v * 1e6).round() as u64)),
+        Some(v) => Err(serde::de::Error::custom(format!(
+            "invalid amount {v}: use dollars, like 2.5"
+        ))),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -102,6 +197,10 @@ pub struct AgentConfig {
     pub env: Vec<String>,
     /// Whether the agent can be given a validation report to repair its change.
     pub repair: bool,
+    /// The model a model agent asks for (passed to the CLI; allowed by the gateway).
+    pub model: Option<String>,
+    /// Tools a `claude-code` agent may use without asking.
+    pub allowed_tools: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -112,6 +211,8 @@ impl Default for AgentConfig {
             timeout: Duration::from_secs(10 * 60),
             env: Vec::new(),
             repair: false,
+            model: None,
+            allowed_tools: vec!["Read".into(), "Edit".into(), "Write".into()],
         }
     }
 }
@@ -575,7 +676,60 @@ fn validate(config: &Config) -> Result<(), Problem> {
     validate_rules(&config.rules)?;
     validate_validation(&config.validation, &config.agent)?;
     validate_publish(&config.publish)?;
+    validate_gateway(config)?;
     validate_policy(config)
+}
+
+fn validate_gateway(config: &Config) -> Result<(), Problem> {
+    let gateway = &config.gateway;
+    for (i, upstream) in gateway.upstreams.iter().enumerate() {
+        let at = |field: &str| {
+            let mut k = indexed(&["gateway", "upstreams"], i);
+            k.push(KeySegment::Key(field.to_owned()));
+            k
+        };
+        let url = upstream.base_url.as_str();
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| {
+                url.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
+        if !url.starts_with("https://") && !loopback {
+            return Err(problem(
+                at("base_url"),
+                format!(
+                    "{url:?}: use https:// (plain http only to 127.0.0.1 or localhost): the gateway sends the real credential there"
+                ),
+            ));
+        }
+        match (&upstream.credential_env, &upstream.credential_file) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(problem(
+                    at("credential_env"),
+                    "set exactly one of credential_env and credential_file",
+                ));
+            }
+            (Some(name), None) if !is_env_name(name) => {
+                return Err(problem(
+                    at("credential_env"),
+                    format!("invalid environment variable name {name:?}"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(kind) = config.agent.kind
+        && kind.uses_model()
+        && config.agent.model.is_none()
+        && gateway.allowed_models.is_empty()
+    {
+        return Err(problem(
+            key(&["gateway", "allowed_models"]),
+            "a model agent needs a model it may call: set agent.model or gateway.allowed_models",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_policy(config: &Config) -> Result<(), Problem> {
@@ -710,6 +864,10 @@ fn validate_agent(agent: &AgentConfig) -> Result<(), Problem> {
             ));
         }
         Some(AgentKind::Fixer) => {}
+        Some(AgentKind::ClaudeCode | AgentKind::Codex) if !agent.command.is_empty() => {
+            validate_argv(&agent.command, key(&["agent", "command"]))?;
+        }
+        Some(AgentKind::ClaudeCode | AgentKind::Codex) => {}
     }
     for (i, name) in agent.env.iter().enumerate() {
         if !is_env_name(name) {
@@ -881,6 +1039,10 @@ timeout = "10m"
 env = []
 # Whether the agent can be given a failing validation report to repair its change.
 repair = false
+# The model a "claude-code" or "codex" agent asks for; the gateway allows it.
+# model = "claude-sonnet-4-5"
+# Tools a "claude-code" agent may use without asking (edits stay inside the worktree).
+allowed_tools = ["Read", "Edit", "Write"]
 
 [rules]
 # Globs of files the agent may change, relative to the repository root.
@@ -950,6 +1112,30 @@ min = 1
 # ticket_agent_seconds = 3600
 # day_attempts = 100
 # day_agent_seconds = 36000
+
+[gateway]
+# Model agents ("claude-code", "codex") reach their model only through docket's
+# gateway, which injects the real credential (the agent gets a dummy key), enforces
+# the model allowlist and the limits below, redacts secrets from requests, and records
+# every exchange in the ledger.
+# Glob patterns of models runs may call; empty allows only agent.model.
+allowed_models = []
+# "redact" replaces secrets in outgoing requests; "block" refuses such a request.
+redaction = "redact"
+# Per-run limits on model requests, tokens (input + output) and cost in dollars.
+# max_requests = 50
+# max_tokens = 2000000
+# max_cost_usd = 5.0
+# How long one request to a provider may take.
+request_timeout = "5m"
+# One [[gateway.upstreams]] per provider: "anthropic", "openai" or "azure-openai".
+# The credential comes from an environment variable or a 0600 file, never from here.
+# [[gateway.upstreams]]
+# name = "anthropic"
+# provider = "anthropic"
+# base_url = "https://api.anthropic.com"
+# credential_env = "ANTHROPIC_API_KEY"
+# credential_file = "/etc/docket/anthropic.key"
 
 # Who is who: identities (emails, tracker and code-host user names) and roles
 # (requester, initiator, approver, admin). Also read from .docket/people.toml.
@@ -1038,6 +1224,8 @@ mod tests {
                     timeout: Duration::from_secs(600),
                     env: vec![],
                     repair: false,
+                    model: None,
+                    allowed_tools: vec!["Read".into(), "Edit".into(), "Write".into()],
                 },
                 rules: RulesConfig {
                     allowed_paths: vec!["**".into()],
@@ -1074,6 +1262,7 @@ mod tests {
                 },
                 budgets: BudgetsConfig::default(),
                 people: vec![],
+                gateway: GatewaySettings::default(),
             }
         );
     }
@@ -1142,6 +1331,7 @@ author_email = "bot@example.com"
                     timeout: Duration::from_secs(90),
                     env: vec!["OPENAI_API_KEY".into(), "_X1".into()],
                     repair: true,
+                    ..AgentConfig::default()
                 },
                 rules: RulesConfig {
                     allowed_paths: vec!["terraform/**".into()],
@@ -1249,8 +1439,26 @@ author_email = "bot@example.com"
     fn template_documents_every_key() {
         let lines: Vec<&str> = CONFIG_TEMPLATE.lines().collect();
         let sections = expected_fields("");
-        assert_eq!(sections.len(), 11);
+        assert_eq!(sections.len(), 12);
         for section in &sections {
+            if section == "gateway" {
+                // upstreams is an array of tables, shown commented out.
+                assert!(lines.contains(&"# [[gateway.upstreams]]"));
+                for field in [
+                    "name",
+                    "provider",
+                    "base_url",
+                    "credential_env",
+                    "credential_file",
+                ] {
+                    assert!(
+                        lines
+                            .iter()
+                            .any(|l| l.starts_with(&format!("# {field} = "))),
+                        "template lacks gateway.upstreams.{field}"
+                    );
+                }
+            }
             if section == "people" {
                 // An array of tables, shown commented out.
                 assert!(lines.contains(&"# [[people]]"), "template lacks [[people]]");
@@ -1270,7 +1478,7 @@ author_email = "bot@example.com"
             );
             let fields = expected_fields(section);
             assert!(!fields.is_empty());
-            for field in fields {
+            for field in fields.into_iter().filter(|f| f != "upstreams") {
                 let position = lines.iter().position(|l| {
                     l.starts_with(&format!("{field} = ")) || l.starts_with(&format!("# {field} = "))
                 });
@@ -1304,7 +1512,52 @@ author_email = "bot@example.com"
         );
         assert_eq!(
             error("[repository]\nalias = \"x\"\n[reviewers]\nteam = 1\n"),
-            "docket.toml:3:2: reviewers: unknown field `reviewers`, expected one of `repository`, `intake`, `agent`, `rules`, `validation`, `checks`, `publish`, `policy`, `approvals`, `budgets`, `people`"
+            "docket.toml:3:2: reviewers: unknown field `reviewers`, expected one of `repository`, `intake`, `agent`, `rules`, `validation`, `checks`, `publish`, `policy`, `approvals`, `budgets`, `people`, `gateway`"
+        );
+    }
+
+    #[test]
+    fn gateway_settings_parse_and_unsafe_ones_are_refused() {
+        let config = parse(
+            "[agent]\nkind = \"claude-code\"\nmodel = \"claude-sonnet-4-5\"\n\n[gateway]\nmax_cost_usd = 2.5\n\n[[gateway.upstreams]]\nname = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\ncredential_env = \"ANTHROPIC_API_KEY\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.agent.kind, Some(AgentKind::ClaudeCode));
+        assert_eq!(config.gateway.max_cost_microusd, Some(2_500_000));
+        assert_eq!(
+            config.gateway.upstreams[0].provider,
+            ProviderSetting::Anthropic
+        );
+
+        let upstream = |url: &str, credential: &str| {
+            format!(
+                "[agent]\nkind = \"codex\"\nmodel = \"m\"\n[[gateway.upstreams]]\nname = \"u\"\nprovider = \"openai\"\nbase_url = \"{url}\"\n{credential}\n"
+            )
+        };
+        assert!(
+            error(&upstream(
+                "http://models.example.com",
+                "credential_env = \"K\""
+            ))
+            .contains("gateway.upstreams[0].base_url: \"http://models.example.com\": use https://")
+        );
+        assert!(
+            parse(&upstream(
+                "http://127.0.0.1:8080/v1",
+                "credential_env = \"K\""
+            ))
+            .is_ok()
+        );
+        assert!(
+            error(&upstream(
+                "https://x.example.com",
+                "credential_env = \"K\"\ncredential_file = \"/k\""
+            ))
+            .contains("set exactly one of credential_env and credential_file")
+        );
+        assert!(
+            error("[agent]\nkind = \"claude-code\"\n")
+                .contains("a model agent needs a model it may call")
         );
     }
 
@@ -1320,7 +1573,7 @@ author_email = "bot@example.com"
         );
         assert_eq!(
             error("agent.kind = \"docker\"\n"),
-            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected `exec` or `fixer`"
+            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected one of `exec`, `fixer`, `claude-code`, `codex`"
         );
         // The fixer runs inside docket: a command beside it is a mistake, named.
         assert!(

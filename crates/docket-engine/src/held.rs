@@ -338,6 +338,8 @@ impl Engine {
             findings,
             fixer,
             last_change_at: last_change.clone(),
+            model_usage: Default::default(),
+            model_stop: None,
         };
         let input = self.publish_input(&ctx, &summary, &last_change, &approvals, &exceptions)?;
         let decision = self

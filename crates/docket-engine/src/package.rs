@@ -147,7 +147,7 @@ pub const ARTEFACTS: [(&str, &str); 5] = [
 ];
 
 /// Entry kinds the mapping may name.
-const ENTRY_KINDS: [&str; 17] = [
+const ENTRY_KINDS: [&str; 21] = [
     kinds::INTAKE,
     kinds::POLICY,
     kinds::STARTED,
@@ -162,6 +162,10 @@ const ENTRY_KINDS: [&str; 17] = [
     kinds::ATTESTATION,
     kinds::DISCARDED,
     kinds::RECORD,
+    kinds::MODEL_EXCHANGE,
+    kinds::MODEL_DENIAL,
+    kinds::MODEL_BUDGET,
+    kinds::REPLAY,
     ledger_kinds::GENESIS,
     ledger_kinds::KEY_ROTATE,
     ledger_kinds::BLOB_SHRED,

@@ -19,6 +19,13 @@ pub mod kinds {
     pub const RECORD: &str = "run.record";
     /// The published commit's signed attestation.
     pub const ATTESTATION: &str = "run.attestation";
+    /// Written by the model gateway: one per exchange with a provider, one per request
+    /// it refused, one when a per-run limit stopped the agent.
+    pub const MODEL_EXCHANGE: &str = "model.exchange";
+    pub const MODEL_DENIAL: &str = "model.denial";
+    pub const MODEL_BUDGET: &str = "model.budget";
+    /// `docket replay`'s result.
+    pub const REPLAY: &str = "run.replay";
     /// One policy decision (any point), with bundle and input digests.
     pub const POLICY: &str = "policy.decision";
     /// An approval of a run's change, written after the approve decision allowed it.

@@ -29,7 +29,7 @@ use crate::{review, rules};
 use docket_policy::{Decision, Point, Verdict};
 
 /// Bytes of command output kept per stream.
-const OUTPUT_LIMIT: usize = 16 << 20;
+pub(crate) const OUTPUT_LIMIT: usize = 16 << 20;
 pub const CONFIG_FILE: &str = "docket.toml";
 
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +351,10 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) fixer: Option<Value>,
     /// When the judged change was last collected.
     pub(crate) last_change_at: String,
+    /// Model usage of the run's earlier agent invocations (limits are per run).
+    pub(crate) model_usage: crate::model_agent::ModelUsage,
+    /// Set when the gateway stopped an invocation at a limit: the reason.
+    pub(crate) model_stop: Option<String>,
 }
 
 /// The engine: the ledger evidence goes into, and DOCKET_HOME for worktrees and
@@ -432,9 +436,14 @@ impl Engine {
                 kind: match agent_kind {
                     AgentKind::Exec => "exec".into(),
                     AgentKind::Fixer => "fixer".into(),
+                    AgentKind::ClaudeCode => "claude-code".into(),
+                    AgentKind::Codex => "codex".into(),
                 },
                 command: config.agent.command.clone(),
-                model: None,
+                model: agent_kind
+                    .uses_model()
+                    .then(|| config.agent.model.clone())
+                    .flatten(),
             },
             attempts: vec![],
             diff: None,
@@ -463,6 +472,8 @@ impl Engine {
             history,
             findings: None,
             fixer: None,
+            model_usage: Default::default(),
+            model_stop: None,
             last_change_at: String::new(),
         };
 
@@ -586,7 +597,7 @@ impl Engine {
         let (outcome, _) = self
             .run_agent(ctx, rec, &wt.path, "initial", 1, None)
             .await?;
-        if let Some(stop) = agent_stop(&outcome, config.agent.timeout) {
+        if let Some(stop) = model_stop(ctx).or_else(|| agent_stop(&outcome, config.agent.timeout)) {
             ctx.record.outcome = stop;
             return Ok(None);
         }
@@ -648,7 +659,9 @@ impl Engine {
             let (outcome, _) = self
                 .run_agent(ctx, rec, &wt.path, "repair", attempt_no, Some(&report))
                 .await?;
-            if let Some(stop) = agent_stop(&outcome, config.agent.timeout) {
+            if let Some(stop) =
+                model_stop(ctx).or_else(|| agent_stop(&outcome, config.agent.timeout))
+            {
                 ctx.record.outcome = stop;
                 return Ok(None);
             }
@@ -870,6 +883,13 @@ impl Engine {
         if config.agent.kind == Some(AgentKind::Fixer) {
             return self.run_fixer_agent(ctx, rec, dir, purpose, attempt).await;
         }
+        if let Some(kind) = config.agent.kind
+            && kind.uses_model()
+        {
+            return self
+                .run_model_agent(ctx, rec, kind, dir, purpose, attempt, &extra)
+                .await;
+        }
         let spec = CommandSpec {
             argv: config.agent.command.clone(),
             cwd: dir.to_owned(),
@@ -895,6 +915,108 @@ impl Engine {
         rec.stage(
             kinds::AGENT,
             json!({"attempt": attempt, "cancelled": outcome.cancelled}),
+            vec![stdout, stderr],
+        )
+        .await?;
+        ctx.record.attempts.push(attempt.clone());
+        Ok((outcome, attempt))
+    }
+
+    /// A model CLI (Claude Code, Codex) behind a gateway started for this invocation.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_model_agent(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        kind: AgentKind,
+        dir: &Path,
+        purpose: &str,
+        attempt: u32,
+        extra: &[(String, String)],
+    ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
+        use crate::model_agent;
+        let config = &ctx.governed.config;
+        let gateway = docket_gateway::Gateway::start(
+            model_agent::gateway_config(config, &ctx.model_usage),
+            self.ledger.clone(),
+            &ctx.record.run_id,
+        )
+        .await
+        .map_err(|e| EngineError::Config(format!("cannot start the model gateway: {e}")))?;
+        let scratch = model_agent::scratch_dir(&ctx.run_dir, purpose, attempt);
+        let invocation = model_agent::invocation(
+            kind,
+            config,
+            &gateway,
+            dir,
+            &scratch,
+            &ctx.ticket_file,
+            extra,
+            config.agent.timeout,
+        )?;
+        let (_keep, mut no_cancel) = crate::process::cancel_channel();
+        let version = run_command(&invocation.version, &mut no_cancel).await;
+
+        // The agent stops when the run is cancelled or the gateway hits a limit.
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let mut run_cancel = ctx.cancel.clone();
+        let mut limit = gateway.stopped();
+        let forward = tokio::spawn(async move {
+            loop {
+                if *run_cancel.borrow() || limit.borrow().is_some() {
+                    let _ = stop_tx.send(true);
+                    return;
+                }
+                tokio::select! {
+                    changed = run_cancel.changed() => if changed.is_err() { return },
+                    changed = limit.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+        let outcome = run_command(&invocation.spec, &mut stop_rx).await;
+        forward.abort();
+        let summary = gateway.shutdown().await;
+        let _ = std::fs::remove_dir_all(&scratch);
+        let mut outcome = outcome?;
+        let version = version?;
+        ctx.model_usage.add(&summary);
+        if let Some(reason) = &summary.stop {
+            // Stopped by a limit, not by the user: say so rather than "cancelled".
+            outcome.cancelled = *ctx.cancel.borrow();
+            ctx.model_stop = Some(reason.clone());
+        }
+        rec.settle().await?;
+        let mut linked: Vec<(u64, Hash)> = summary
+            .entries
+            .iter()
+            .chain(&summary.decision_entries)
+            .cloned()
+            .collect();
+        linked.sort_by_key(|(index, _)| *index);
+        rec.stages.extend(linked);
+        let stdout = rec.blob(&outcome.stdout)?;
+        let stderr = rec.blob(&outcome.stderr)?;
+        let attempt = AgentAttempt {
+            purpose: purpose.into(),
+            attempt,
+            argv: outcome.argv.clone(),
+            exit_code: outcome.exit_code,
+            signal: outcome.signal,
+            timed_out: outcome.timed_out,
+            duration_ms: outcome.duration.as_millis() as u64,
+            stdout_digest: stdout.to_string(),
+            stderr_digest: stderr.to_string(),
+        };
+        let evidence = model_agent::evidence(
+            kind,
+            config.agent.model.as_deref(),
+            &version,
+            &outcome,
+            &summary,
+        );
+        rec.stage(
+            kinds::AGENT,
+            json!({"attempt": attempt, "cancelled": outcome.cancelled, "model": evidence}),
             vec![stdout, stderr],
         )
         .await?;
@@ -1147,7 +1269,7 @@ impl Engine {
                 wt.apply_patch(&original.patch).await?;
             }
             let (agent, _) = self.run_agent(ctx, rec, &wt.path, check, 1, None).await?;
-            if let Some(stop) = agent_stop(&agent, ctx.governed.config.agent.timeout) {
+            if let Some(stop) = model_stop(ctx).or_else(|| agent_stop(&agent, ctx.governed.config.agent.timeout)) {
                 return Ok::<_, EngineError>(("fail", format!("the agent did not finish: {}", stop.reasons.join("; "))));
             }
             let again = wt.collect_diff().await?;
@@ -1534,6 +1656,15 @@ fn cancelled() -> RunOutcome {
 }
 
 /// The outcome that ends the run when the agent did not finish normally.
+/// The run's outcome when the gateway stopped the agent at a per-run limit: blocked,
+/// with the limit's reason (the budget decision is in the ledger).
+fn model_stop(ctx: &mut RunCtx<'_>) -> Option<RunOutcome> {
+    ctx.model_stop.take().map(|reason| RunOutcome {
+        status: RunStatus::Blocked,
+        reasons: vec![format!("model limit: {reason}")],
+    })
+}
+
 fn agent_stop(outcome: &CommandOutcome, timeout: Duration) -> Option<RunOutcome> {
     if outcome.cancelled {
         return Some(cancelled());

@@ -11,6 +11,7 @@ mod gate;
 mod golden_path;
 mod governed;
 mod iac;
+mod model_agents;
 mod package;
 mod snapshots_cli;
 mod tamper;

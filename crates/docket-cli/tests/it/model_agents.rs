@@ -1,0 +1,563 @@
+//! Model agents end to end: the real Claude Code CLI (installed by `.ci/run` into
+//! `.cache/agent-clis`) runs through docket's gateway against a scripted model on
+//! 127.0.0.1 that speaks the Anthropic Messages streaming protocol. The scripted model
+//! asks the CLI to write a file; the run must publish exactly that change, with every
+//! exchange in the evidence and the real credential only ever on the upstream side.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::governed::*;
+use crate::support::git;
+
+const MODEL: &str = "claude-sonnet-4-5";
+const REAL_KEY: &str = "sk-ant-fake-real-key-0123456789";
+
+/// The real `claude` binary, or `None` (announced) when `.ci/run` has not installed it.
+fn claude() -> Option<PathBuf> {
+    let path = std::env::var_os("DOCKET_TEST_AGENT_CLIS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/agent-clis")
+        })
+        .join("node_modules/.bin/claude");
+    if path.exists() {
+        return Some(path);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED a model-agent test: {} is missing; .ci/run installs it (npm install --prefix .cache/agent-clis @anthropic-ai/claude-code) ***\n",
+        path.display()
+    );
+    None
+}
+
+/// What the scripted model saw.
+#[derive(Default)]
+struct Seen {
+    bodies: Vec<String>,
+    keys: Vec<String>,
+}
+
+/// A scripted Anthropic Messages server: the first turn asks for a `Write` of
+/// `notes/hello.txt` in the working directory the CLI reports, the next turn (after
+/// the tool result) ends the conversation.
+struct FakeAnthropic {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+    /// `DOCKET_HOME/worktrees/` of the run, set before it starts.
+    worktrees: Arc<Mutex<String>>,
+    _runtime: std::thread::JoinHandle<()>,
+}
+
+fn sse(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+/// The run's checkout, as the CLI reports it in its system prompt: the path under
+/// `worktrees` (DOCKET_HOME/worktrees/<id>).
+fn checkout_in(text: &str, worktrees: &str) -> String {
+    text.split(worktrees)
+        .nth(1)
+        .map(|rest| {
+            let id: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            format!("{worktrees}{id}")
+        })
+        .unwrap_or_else(|| "/nonexistent".into())
+}
+
+/// One scripted turn, by how many tool results the conversation holds: first read
+/// the ticket file the prompt names, then write notes/hello.txt, then finish.
+fn turn(body: &Value, worktrees: &str) -> String {
+    let text = body.to_string();
+    let results = text.matches("\"tool_result\"").count();
+    let start = json!({"type": "message_start", "message": {
+        "id": "msg_fake", "type": "message", "role": "assistant", "model": body["model"],
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 1200, "output_tokens": 1}}});
+    let tool = |name: &str, input: Value| {
+        sse(&[
+            start.clone(),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": format!("toolu_fake_{results}"), "name": name, "input": {}}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 40}}),
+            json!({"type": "message_stop"}),
+        ])
+    };
+    match results {
+        0 => {
+            let ticket = text
+                .split("The ticket is the file ")
+                .nth(1)
+                .and_then(|rest| rest.split(':').next())
+                .unwrap_or("/nonexistent")
+                .to_owned();
+            tool("Read", json!({"file_path": ticket}))
+        }
+        1 => {
+            let cwd = checkout_in(&text, worktrees);
+            tool(
+                "Write",
+                json!({"file_path": format!("{cwd}/notes/hello.txt"), "content": "hello from claude\n"}),
+            )
+        }
+        _ => sse(&[
+            start,
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Done."}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+            json!({"type": "message_stop"}),
+        ]),
+    }
+}
+
+impl FakeAnthropic {
+    fn start() -> FakeAnthropic {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let worktrees = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = seen.clone();
+        let dirs = worktrees.clone();
+        let runtime = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let seen = shared.clone();
+                let dirs = dirs.clone();
+                let app = Router::new()
+                    .route(
+                        "/v1/messages",
+                        post(move |headers: HeaderMap, body: Bytes| {
+                            let seen = seen.clone();
+                            let worktrees = dirs.lock().unwrap().clone();
+                            async move {
+                                let text = String::from_utf8_lossy(&body).into_owned();
+                                let key = headers
+                                    .get("x-api-key")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or_default()
+                                    .to_owned();
+                                {
+                                    let mut seen = seen.lock().unwrap();
+                                    seen.bodies.push(text.clone());
+                                    seen.keys.push(key);
+                                }
+                                let body: Value = serde_json::from_str(&text).unwrap_or_default();
+                                Response::builder()
+                                    .status(StatusCode::OK)
+                                    .header("content-type", "text/event-stream")
+                                    .body(axum::body::Body::from(turn(&body, &worktrees)))
+                                    .unwrap()
+                                    .into_response()
+                            }
+                        }),
+                    )
+                    .fallback(|| async { StatusCode::OK });
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        FakeAnthropic {
+            addr,
+            seen,
+            worktrees,
+            _runtime: runtime,
+        }
+    }
+}
+
+fn governed_with_claude(claude: &std::path::Path, fake: &FakeAnthropic) -> Governed {
+    let command = format!("[{:?}]", claude.display().to_string());
+    let base_url = format!("\"http://{}\"", fake.addr);
+    Governed::new(
+        &[
+            ("agent", "kind", "\"claude-code\""),
+            ("agent", "command", command.as_str()),
+            ("agent", "model", &format!("\"{MODEL}\"")),
+            ("agent", "timeout", "\"120s\""),
+        ],
+        &[(
+            "hello",
+            &format!(
+                "Please add a greeting file notes/hello.txt that says hello from claude.\nThe old deploy key was {} (do not use it).\n",
+                aws_key()
+            ),
+        )],
+    )
+    .with_upstream(&base_url)
+}
+
+impl Governed {
+    /// Adds a `[[gateway.upstreams]]` for Anthropic at `base_url` (credential from
+    /// the `FAKE_ANTHROPIC_KEY` variable) and commits it.
+    fn with_upstream(self, base_url: &str) -> Governed {
+        let path = self.repo.join("docket.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(&format!(
+            "\n[[gateway.upstreams]]\nname = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = {base_url}\ncredential_env = \"FAKE_ANTHROPIC_KEY\"\n"
+        ));
+        std::fs::write(&path, config).unwrap();
+        git(&self.repo, &["commit", "-q", "-am", "model upstream"]);
+        self
+    }
+}
+
+/// `docket replay RUN` with the provider's key absent: the recorded responses alone
+/// must reproduce the run's diff.
+fn assert_replay_reproduces(
+    g: &Governed,
+    run_id: &str,
+    diff: &str,
+    upstream_requests: usize,
+    seen: &Arc<Mutex<Seen>>,
+) {
+    let replay = g.env.ok(&["replay", run_id, "--format", "json"]);
+    let report = replay.json();
+    assert_eq!(report["outcome"], "reproduced", "{replay}");
+    assert_eq!(report["replay_diff"], diff);
+    assert!(report["served"].as_u64().unwrap() >= 2, "{replay}");
+    // Nothing reached the provider during the replay.
+    assert_eq!(seen.lock().unwrap().bodies.len(), upstream_requests);
+    let entry = g.entry(report["ledger_index"].as_u64().unwrap());
+    assert_eq!(entry["kind"], "run.replay");
+    assert_eq!(entry["payload"]["outcome"], "reproduced");
+    g.verify_ledger();
+}
+
+#[test]
+fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
+    let Some(claude) = claude() else { return };
+    let fake = FakeAnthropic::start();
+    let g = governed_with_claude(&claude, &fake);
+    *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
+    let output = g
+        .env
+        .command()
+        .args(g.run_args("hello", &["--format", "json"]))
+        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let record: Value = serde_json::from_str(&stdout).unwrap();
+    if record["outcome"]["status"] != "published" {
+        let digest = record["attempts"][0]["stdout_digest"].as_str().unwrap();
+        let agent_out = String::from_utf8_lossy(&g.blob(digest)).into_owned();
+        let bodies = fake.seen.lock().unwrap().bodies.join("\n----\n");
+        panic!(
+            "{record:#}\nagent stdout:\n{agent_out}\nrequests:\n{}",
+            &bodies[..bodies.len().min(3000)]
+        );
+    }
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(record["agent"]["kind"], "claude-code");
+    assert_eq!(record["agent"]["model"], MODEL);
+    let branch = record["output"]["branch"].as_str().unwrap();
+    assert_eq!(
+        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        "hello from claude"
+    );
+
+    // The upstream saw the real key on every request, and the agent never had it.
+    let seen = fake.seen.lock().unwrap();
+    assert!(seen.bodies.len() >= 3, "{} requests", seen.bodies.len());
+    // The model read the ticket, but the secret in it never left the machine.
+    assert!(seen.bodies.iter().any(|b| b.contains("hello from claude")));
+    assert!(
+        seen.bodies.iter().all(|b| !b.contains(&aws_key())),
+        "the ticket's secret reached the provider"
+    );
+    assert!(seen.bodies.iter().any(|b| b.contains("REDACTED")));
+    assert!(seen.keys.iter().all(|k| k == REAL_KEY), "{:?}", seen.keys);
+
+    // Every exchange is a ledger entry with tokens and cost, linked from the record.
+    let shown = g.show(record["run_id"].as_str().unwrap());
+    let exchanges: Vec<&Value> = shown["stage_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "model.exchange")
+        .collect();
+    assert_eq!(exchanges.len(), seen.bodies.len(), "{shown:#}");
+    for exchange in &exchanges {
+        let entry = g.entry(exchange["index"].as_u64().unwrap());
+        assert_eq!(entry["payload"]["model"], MODEL, "{entry:#}");
+        assert!(
+            entry["payload"]["usage"]["input_tokens"].as_u64().unwrap() >= 1200,
+            "{entry:#}"
+        );
+        assert!(
+            entry["payload"]["cost_usd"].as_f64().unwrap() > 0.0,
+            "{entry:#}"
+        );
+    }
+    // The text view lists each exchange with its tokens and cost, and the totals.
+    let text = g
+        .env
+        .ok(&["runs", "show", record["run_id"].as_str().unwrap()])
+        .stdout;
+    let listed = text
+        .lines()
+        .filter(|l| l.contains("model.exchange"))
+        .count();
+    assert_eq!(listed, exchanges.len(), "{text}");
+    assert!(
+        text.contains(&format!("model.exchange  {MODEL} 200 1200 in / ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\nmodel      {listed} exchanges, ")),
+        "{text}"
+    );
+    g.verify_ledger();
+    let requests = seen.bodies.len();
+    drop(seen);
+    assert_replay_reproduces(
+        &g,
+        record["run_id"].as_str().unwrap(),
+        record["diff"]["digest"].as_str().unwrap(),
+        requests,
+        &fake.seen,
+    );
+    // The real key appears nowhere in docket's state.
+    let home = g.env.home.clone();
+    let leaked = std::process::Command::new("grep")
+        .args(["-r", "-l", "-e", REAL_KEY, "-e", &aws_key()])
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert!(
+        leaked.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&leaked.stdout)
+    );
+}
+
+/// The real `codex` binary, or `None` (announced).
+fn codex() -> Option<PathBuf> {
+    let path = claude()?.with_file_name("codex");
+    if path.exists() {
+        return Some(path);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED a model-agent test: {} is missing; .ci/run installs it ***\n",
+        path.display()
+    );
+    None
+}
+
+fn responses_sse(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+/// One scripted OpenAI Responses turn: first a `exec_command` call that applies a
+/// patch adding notes/hello.txt, then (after its output) a final message.
+fn responses_turn(body: &Value) -> String {
+    let finished = body["input"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|i| i["type"] == "function_call_output"));
+    let model = body["model"].clone();
+    let created = json!({"type": "response.created", "response": {"id": "resp_fake", "object": "response", "status": "in_progress", "model": model, "output": []}});
+    let item = if finished {
+        json!({"type": "message", "id": "msg_fake", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": "Done.", "annotations": []}]})
+    } else {
+        let cmd = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: notes/hello.txt\n+hello from codex\n*** End Patch\nEOF\n";
+        json!({"type": "function_call", "id": "fc_fake", "call_id": "call_fake_1", "name": "exec_command",
+               "arguments": json!({"cmd": cmd}).to_string(), "status": "completed"})
+    };
+    responses_sse(&[
+        created,
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        json!({"type": "response.completed", "response": {"id": "resp_fake", "object": "response", "status": "completed", "model": model, "output": [item],
+               "usage": {"input_tokens": 900, "output_tokens": 30, "total_tokens": 930}}}),
+    ])
+}
+
+/// A scripted OpenAI Responses server (`POST /v1/responses`, SSE).
+fn fake_responses() -> (SocketAddr, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shared = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Router::new().route(
+                "/v1/responses",
+                post(move |headers: HeaderMap, body: Bytes| {
+                    let seen = shared.clone();
+                    async move {
+                        let text = String::from_utf8_lossy(&body).into_owned();
+                        let key = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .trim_start_matches("Bearer ")
+                            .to_owned();
+                        {
+                            let mut seen = seen.lock().unwrap();
+                            seen.bodies.push(text.clone());
+                            seen.keys.push(key);
+                        }
+                        let body: Value = serde_json::from_str(&text).unwrap_or_default();
+                        Response::builder()
+                            .status(StatusCode::OK)
+                            .header("content-type", "text/event-stream")
+                            .body(axum::body::Body::from(responses_turn(&body)))
+                            .unwrap()
+                            .into_response()
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (rx.recv().unwrap(), seen)
+}
+
+#[test]
+fn codex_edits_through_the_gateway_with_a_per_run_provider() {
+    let Some(codex) = codex() else { return };
+    let (addr, seen) = fake_responses();
+    let command = format!("[{:?}]", codex.display().to_string());
+    let g = Governed::new(
+        &[
+            ("agent", "kind", "\"codex\""),
+            ("agent", "command", command.as_str()),
+            ("agent", "model", "\"fake-codex-model\""),
+            ("agent", "timeout", "\"120s\""),
+        ],
+        &[(
+            "hello",
+            "Please add notes/hello.txt saying hello from codex.\n",
+        )],
+    );
+    let path = g.repo.join("docket.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&format!(
+        "\n[[gateway.upstreams]]\nname = \"openai\"\nprovider = \"openai\"\nbase_url = \"http://{addr}/v1\"\ncredential_env = \"FAKE_OPENAI_KEY\"\n"
+    ));
+    std::fs::write(&path, config).unwrap();
+    git(&g.repo, &["commit", "-q", "-am", "model upstream"]);
+
+    let output = g
+        .env
+        .command()
+        .args(g.run_args("hello", &["--format", "json"]))
+        .env("FAKE_OPENAI_KEY", REAL_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let record: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(record["outcome"]["status"], "published", "{record:#}");
+    assert_eq!(record["agent"]["kind"], "codex");
+    let branch = record["output"]["branch"].as_str().unwrap();
+    assert_eq!(
+        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        "hello from codex"
+    );
+    let requests = {
+        let seen = seen.lock().unwrap();
+        assert!(seen.bodies.len() >= 2, "{} requests", seen.bodies.len());
+        assert!(seen.keys.iter().all(|k| k == REAL_KEY), "{:?}", seen.keys);
+        seen.bodies.len()
+    };
+    assert_replay_reproduces(
+        &g,
+        record["run_id"].as_str().unwrap(),
+        record["diff"]["digest"].as_str().unwrap(),
+        requests,
+        &seen,
+    );
+}
+
+#[test]
+fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
+    let Some(claude) = claude() else { return };
+    let fake = FakeAnthropic::start();
+    let command = format!("[{:?}]", claude.display().to_string());
+    let g = Governed::new(
+        &[
+            ("agent", "kind", "\"claude-code\""),
+            ("agent", "command", command.as_str()),
+            ("agent", "model", "\"claude-opus-4-1\""),
+            ("agent", "timeout", "\"120s\""),
+            ("gateway", "allowed_models", "[\"claude-sonnet-*\"]"),
+        ],
+        &[("hello", "Please add notes/hello.txt.\n")],
+    )
+    .with_upstream(&format!("\"http://{}\"", fake.addr));
+    *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
+    let output = g
+        .env
+        .command()
+        .args(g.run_args("hello", &["--format", "json"]))
+        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let record: Value = serde_json::from_str(&stdout).unwrap();
+    assert_ne!(record["outcome"]["status"], "published", "{record:#}");
+    assert_eq!(
+        fake.seen.lock().unwrap().bodies.len(),
+        0,
+        "nothing reached the provider"
+    );
+    let denials: Vec<Value> = g.show(record["run_id"].as_str().unwrap())["stage_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "model.denial")
+        .cloned()
+        .collect();
+    assert!(!denials.is_empty(), "{record:#}");
+    let denial = g.entry(denials[0]["index"].as_u64().unwrap());
+    // The CLI may map the configured name to another id; the wire is what is judged.
+    assert_eq!(
+        denial["payload"]["reason"], "model_not_allowed",
+        "{denial:#}"
+    );
+    let asked = denial["payload"]["model"].as_str().unwrap();
+    assert!(asked.starts_with("claude-opus-"), "{denial:#}");
+    assert!(
+        denial["payload"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not allowed for this run"),
+        "{denial:#}"
+    );
+}
