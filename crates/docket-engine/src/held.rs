@@ -340,6 +340,7 @@ impl Engine {
             last_change_at: last_change.clone(),
             model_usage: Default::default(),
             model_stop: None,
+            model_trouble: None,
         };
         let input = self.publish_input(&ctx, &summary, &last_change, &approvals, &exceptions)?;
         let decision = self

@@ -277,6 +277,39 @@ pub(crate) fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
     last
 }
 
+/// What went wrong between the agent and its provider, in one sentence, when
+/// anything did: error statuses, unreachable or timed-out upstreams, refusals.
+pub(crate) fn trouble(summary: &GatewaySummary) -> Option<String> {
+    let failed: Vec<String> = summary
+        .exchanges
+        .iter()
+        .filter(|e| e.status >= 400 || e.outcome != "complete")
+        .map(|e| match e.outcome {
+            "complete" => e.status.to_string(),
+            other => format!("{} ({other})", e.status),
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !failed.is_empty() {
+        let mut kinds = failed.clone();
+        kinds.sort();
+        kinds.dedup();
+        parts.push(format!(
+            "the model provider answered {} to {} of {} request(s)",
+            kinds.join(", "),
+            failed.len(),
+            summary.exchanges.len()
+        ));
+    }
+    if summary.denials > 0 {
+        parts.push(format!(
+            "the gateway refused {} request(s) (see the model.denial entries)",
+            summary.denials
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// The stage-entry view of one model invocation.
 pub(crate) fn evidence(
     kind: AgentKind,

@@ -355,6 +355,9 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) model_usage: crate::model_agent::ModelUsage,
     /// Set when the gateway stopped an invocation at a limit: the reason.
     pub(crate) model_stop: Option<String>,
+    /// What went wrong between the agent and its model provider in the last
+    /// invocation (errors, refusals), for the run's reasons when it fails.
+    pub(crate) model_trouble: Option<String>,
 }
 
 /// The engine: the ledger evidence goes into, and DOCKET_HOME for worktrees and
@@ -474,6 +477,7 @@ impl Engine {
             fixer: None,
             model_usage: Default::default(),
             model_stop: None,
+            model_trouble: None,
             last_change_at: String::new(),
         };
 
@@ -597,7 +601,10 @@ impl Engine {
         let (outcome, _) = self
             .run_agent(ctx, rec, &wt.path, "initial", 1, None)
             .await?;
-        if let Some(stop) = model_stop(ctx).or_else(|| agent_stop(&outcome, config.agent.timeout)) {
+        if let Some(mut stop) =
+            model_stop(ctx).or_else(|| agent_stop(&outcome, config.agent.timeout))
+        {
+            stop.reasons.extend(ctx.model_trouble.take());
             ctx.record.outcome = stop;
             return Ok(None);
         }
@@ -605,9 +612,11 @@ impl Engine {
         if diff.files.is_empty() {
             ctx.record.outcome = RunOutcome {
                 status: RunStatus::Failed,
-                reasons: vec![
-                    "no change: the agent exited successfully but changed nothing".into(),
-                ],
+                reasons: std::iter::once(
+                    "no change: the agent exited successfully but changed nothing".to_owned(),
+                )
+                .chain(ctx.model_trouble.take())
+                .collect(),
             };
             return Ok(None);
         }
@@ -980,6 +989,7 @@ impl Engine {
         let mut outcome = outcome?;
         let version = version?;
         ctx.model_usage.add(&summary);
+        ctx.model_trouble = model_agent::trouble(&summary);
         if let Some(reason) = &summary.stop {
             // Stopped by a limit, not by the user: say so rather than "cancelled".
             outcome.cancelled = *ctx.cancel.borrow();

@@ -56,6 +56,8 @@ struct FakeAnthropic {
     seen: Arc<Mutex<Seen>>,
     /// `DOCKET_HOME/worktrees/` of the run, set before it starts.
     worktrees: Arc<Mutex<String>>,
+    /// `script` (read, write, finish), `idle` (finish at once), or `fail` (HTTP 500).
+    mode: Arc<Mutex<&'static str>>,
     _runtime: std::thread::JoinHandle<()>,
 }
 
@@ -132,6 +134,8 @@ impl FakeAnthropic {
     fn start() -> FakeAnthropic {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let worktrees = Arc::new(Mutex::new(String::new()));
+        let mode = Arc::new(Mutex::new("script"));
+        let modes = mode.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let shared = seen.clone();
         let dirs = worktrees.clone();
@@ -143,12 +147,14 @@ impl FakeAnthropic {
             rt.block_on(async move {
                 let seen = shared.clone();
                 let dirs = dirs.clone();
+                let modes = modes.clone();
                 let app = Router::new()
                     .route(
                         "/v1/messages",
                         post(move |headers: HeaderMap, body: Bytes| {
                             let seen = seen.clone();
                             let worktrees = dirs.lock().unwrap().clone();
+                            let mode = *modes.lock().unwrap();
                             async move {
                                 let text = String::from_utf8_lossy(&body).into_owned();
                                 let key = headers
@@ -161,7 +167,21 @@ impl FakeAnthropic {
                                     seen.bodies.push(text.clone());
                                     seen.keys.push(key);
                                 }
-                                let body: Value = serde_json::from_str(&text).unwrap_or_default();
+                                let mut body: Value = serde_json::from_str(&text).unwrap_or_default();
+                                if mode == "fail" {
+                                    return Response::builder()
+                                        .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                        .header("content-type", "application/json")
+                                        .body(axum::body::Body::from(
+                                            r#"{"type":"error","error":{"type":"api_error","message":"scripted failure"}}"#,
+                                        ))
+                                        .unwrap()
+                                        .into_response();
+                                }
+                                if mode == "idle" {
+                                    // As if the conversation were over: no tool calls.
+                                    body["messages"] = json!([{"role": "user", "content": [{"type": "tool_result"}, {"type": "tool_result"}]}]);
+                                }
                                 Response::builder()
                                     .status(StatusCode::OK)
                                     .header("content-type", "text/event-stream")
@@ -182,6 +202,7 @@ impl FakeAnthropic {
             addr,
             seen,
             worktrees,
+            mode,
             _runtime: runtime,
         }
     }
@@ -560,4 +581,64 @@ fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
             .contains("is not allowed for this run"),
         "{denial:#}"
     );
+}
+
+/// Runs the `hello` ticket with Claude Code against `fake` in `mode`; returns the record.
+fn run_claude_in(mode: &'static str) -> Option<(Governed, FakeAnthropic, Value, i32)> {
+    let claude = claude()?;
+    let fake = FakeAnthropic::start();
+    *fake.mode.lock().unwrap() = mode;
+    let g = governed_with_claude(&claude, &fake);
+    *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
+    let output = g
+        .env
+        .command()
+        .args(g.run_args("hello", &["--format", "json"]))
+        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
+        .output()
+        .unwrap();
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some((g, fake, record, output.status.code().unwrap()))
+}
+
+#[test]
+fn a_cli_that_changes_nothing_is_no_change_not_success() {
+    let Some((_g, fake, record, code)) = run_claude_in("idle") else {
+        return;
+    };
+    assert_eq!(code, 1, "{record:#}");
+    assert_eq!(record["outcome"]["status"], "failed");
+    assert_eq!(
+        record["outcome"]["reasons"][0],
+        "no change: the agent exited successfully but changed nothing",
+        "{record:#}"
+    );
+    // The CLI itself reported success: the run is judged by its diff.
+    assert_eq!(record["attempts"][0]["exit_code"], 0, "{record:#}");
+    assert!(!fake.seen.lock().unwrap().bodies.is_empty());
+}
+
+#[test]
+fn a_failing_provider_ends_the_run_with_the_reason_on_record() {
+    let Some((g, fake, record, code)) = run_claude_in("fail") else {
+        return;
+    };
+    assert_eq!(code, 1, "{record:#}");
+    assert_ne!(record["outcome"]["status"], "published");
+    let reasons = record["outcome"]["reasons"].to_string();
+    assert!(
+        reasons.contains("the model provider answered 500 to 3 of 3 request(s)"),
+        "{record:#}"
+    );
+    // Bounded retries: the CLI gave up after a few attempts, each one recorded.
+    let attempts = fake.seen.lock().unwrap().bodies.len();
+    assert_eq!(attempts, 3, "one try and CLAUDE_CODE_MAX_RETRIES=2 retries");
+    let shown = g.show(record["run_id"].as_str().unwrap());
+    let recorded = shown["stage_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "model.exchange")
+        .count();
+    assert_eq!(recorded, attempts, "{shown:#}");
 }
