@@ -340,6 +340,19 @@ pub(crate) fn evidence(
     })
 }
 
+/// Every entry the gateway wrote (exchanges, refusals, limit stops), in ledger order,
+/// for the record that links them.
+pub(crate) fn linked_entries(summary: &GatewaySummary) -> Vec<(u64, docket_ledger::Hash)> {
+    let mut linked: Vec<(u64, docket_ledger::Hash)> = summary
+        .entries
+        .iter()
+        .chain(&summary.decision_entries)
+        .cloned()
+        .collect();
+    linked.sort_by_key(|(index, _)| *index);
+    linked
+}
+
 /// Where one invocation's HOME, TMPDIR and CODEX_HOME live.
 pub(crate) fn scratch_dir(run_dir: &Path, purpose: &str, attempt: u32) -> PathBuf {
     run_dir.join(format!("agent-{purpose}-{attempt}"))

@@ -194,13 +194,7 @@ impl Engine {
                 ),
             )
         };
-        let mut links: Vec<(u64, docket_ledger::Hash)> = summary
-            .entries
-            .iter()
-            .chain(&summary.decision_entries)
-            .cloned()
-            .collect();
-        links.sort_by_key(|(index, _)| *index);
+        let mut links = model_agent::linked_entries(&summary);
         if let Some(index) = record.ledger.index {
             let leaf = self.ledger.entry(index).await?.leaf_hash();
             links.insert(0, (index, leaf));

@@ -908,26 +908,7 @@ impl Engine {
             output_limit: OUTPUT_LIMIT,
         };
         let outcome = run_command(&spec, &mut ctx.cancel).await?;
-        let stdout = rec.blob(&outcome.stdout)?;
-        let stderr = rec.blob(&outcome.stderr)?;
-        let attempt = AgentAttempt {
-            purpose: purpose.into(),
-            attempt,
-            argv: outcome.argv.clone(),
-            exit_code: outcome.exit_code,
-            signal: outcome.signal,
-            timed_out: outcome.timed_out,
-            duration_ms: outcome.duration.as_millis() as u64,
-            stdout_digest: stdout.to_string(),
-            stderr_digest: stderr.to_string(),
-        };
-        rec.stage(
-            kinds::AGENT,
-            json!({"attempt": attempt, "cancelled": outcome.cancelled}),
-            vec![stdout, stderr],
-        )
-        .await?;
-        ctx.record.attempts.push(attempt.clone());
+        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, None).await?;
         Ok((outcome, attempt))
     }
 
@@ -996,27 +977,7 @@ impl Engine {
             ctx.model_stop = Some(reason.clone());
         }
         rec.settle().await?;
-        let mut linked: Vec<(u64, Hash)> = summary
-            .entries
-            .iter()
-            .chain(&summary.decision_entries)
-            .cloned()
-            .collect();
-        linked.sort_by_key(|(index, _)| *index);
-        rec.stages.extend(linked);
-        let stdout = rec.blob(&outcome.stdout)?;
-        let stderr = rec.blob(&outcome.stderr)?;
-        let attempt = AgentAttempt {
-            purpose: purpose.into(),
-            attempt,
-            argv: outcome.argv.clone(),
-            exit_code: outcome.exit_code,
-            signal: outcome.signal,
-            timed_out: outcome.timed_out,
-            duration_ms: outcome.duration.as_millis() as u64,
-            stdout_digest: stdout.to_string(),
-            stderr_digest: stderr.to_string(),
-        };
+        rec.stages.extend(model_agent::linked_entries(&summary));
         let evidence = model_agent::evidence(
             kind,
             config.agent.model.as_deref(),
@@ -1024,13 +985,7 @@ impl Engine {
             &outcome,
             &summary,
         );
-        rec.stage(
-            kinds::AGENT,
-            json!({"attempt": attempt, "cancelled": outcome.cancelled, "model": evidence}),
-            vec![stdout, stderr],
-        )
-        .await?;
-        ctx.record.attempts.push(attempt.clone());
+        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, Some(evidence)).await?;
         Ok((outcome, attempt))
     }
 
@@ -1666,6 +1621,39 @@ fn cancelled() -> RunOutcome {
 }
 
 /// The outcome that ends the run when the agent did not finish normally.
+/// Stores an agent invocation's output, appends its `run.agent` stage entry (with the
+/// model evidence of a model agent) and adds it to the record.
+async fn record_attempt(
+    ctx: &mut RunCtx<'_>,
+    rec: &mut Recorder,
+    purpose: &str,
+    attempt: u32,
+    outcome: &CommandOutcome,
+    model: Option<Value>,
+) -> Result<AgentAttempt, EngineError> {
+    let stdout = rec.blob(&outcome.stdout)?;
+    let stderr = rec.blob(&outcome.stderr)?;
+    let attempt = AgentAttempt {
+        purpose: purpose.into(),
+        attempt,
+        argv: outcome.argv.clone(),
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        timed_out: outcome.timed_out,
+        duration_ms: outcome.duration.as_millis() as u64,
+        stdout_digest: stdout.to_string(),
+        stderr_digest: stderr.to_string(),
+    };
+    let mut payload = json!({"attempt": attempt, "cancelled": outcome.cancelled});
+    if let Some(model) = model {
+        payload["model"] = model;
+    }
+    rec.stage(kinds::AGENT, payload, vec![stdout, stderr])
+        .await?;
+    ctx.record.attempts.push(attempt.clone());
+    Ok(attempt)
+}
+
 /// The run's outcome when the gateway stopped the agent at a per-run limit: blocked,
 /// with the limit's reason (the budget decision is in the ledger).
 fn model_stop(ctx: &mut RunCtx<'_>) -> Option<RunOutcome> {

@@ -58,7 +58,6 @@ struct FakeAnthropic {
     worktrees: Arc<Mutex<String>>,
     /// `script` (read, write, finish), `idle` (finish at once), or `fail` (HTTP 500).
     mode: Arc<Mutex<&'static str>>,
-    _runtime: std::thread::JoinHandle<()>,
 }
 
 fn sse(events: &[Value]) -> String {
@@ -130,80 +129,88 @@ fn turn(body: &Value, worktrees: &str) -> String {
     }
 }
 
+/// Serves `path` on 127.0.0.1:0 from its own thread: each POST is recorded in `seen`
+/// (body, and the credential found in `key_header`, `Bearer ` removed) and answered
+/// by `respond(body)` as `(status, content type, body)`.
+fn serve(
+    path: &'static str,
+    key_header: &'static str,
+    seen: Arc<Mutex<Seen>>,
+    respond: impl Fn(&str) -> (StatusCode, &'static str, String) + Clone + Send + Sync + 'static,
+) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let handler = move |headers: HeaderMap, body: Bytes| {
+                let seen = seen.clone();
+                let respond = respond.clone();
+                async move {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    let key = headers
+                        .get(key_header)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .trim_start_matches("Bearer ")
+                        .to_owned();
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        seen.bodies.push(text.clone());
+                        seen.keys.push(key);
+                    }
+                    let (status, content_type, body) = respond(&text);
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", content_type)
+                        .body(axum::body::Body::from(body))
+                        .unwrap()
+                        .into_response()
+                }
+            };
+            let app = Router::new()
+                .route(path, post(handler))
+                .fallback(|| async { StatusCode::OK });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
 impl FakeAnthropic {
     fn start() -> FakeAnthropic {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let worktrees = Arc::new(Mutex::new(String::new()));
         let mode = Arc::new(Mutex::new("script"));
-        let modes = mode.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shared = seen.clone();
-        let dirs = worktrees.clone();
-        let runtime = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let seen = shared.clone();
-                let dirs = dirs.clone();
-                let modes = modes.clone();
-                let app = Router::new()
-                    .route(
-                        "/v1/messages",
-                        post(move |headers: HeaderMap, body: Bytes| {
-                            let seen = seen.clone();
-                            let worktrees = dirs.lock().unwrap().clone();
-                            let mode = *modes.lock().unwrap();
-                            async move {
-                                let text = String::from_utf8_lossy(&body).into_owned();
-                                let key = headers
-                                    .get("x-api-key")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or_default()
-                                    .to_owned();
-                                {
-                                    let mut seen = seen.lock().unwrap();
-                                    seen.bodies.push(text.clone());
-                                    seen.keys.push(key);
-                                }
-                                let mut body: Value = serde_json::from_str(&text).unwrap_or_default();
-                                if mode == "fail" {
-                                    return Response::builder()
-                                        .status(StatusCode::INTERNAL_SERVER_ERROR)
-                                        .header("content-type", "application/json")
-                                        .body(axum::body::Body::from(
-                                            r#"{"type":"error","error":{"type":"api_error","message":"scripted failure"}}"#,
-                                        ))
-                                        .unwrap()
-                                        .into_response();
-                                }
-                                if mode == "idle" {
-                                    // As if the conversation were over: no tool calls.
-                                    body["messages"] = json!([{"role": "user", "content": [{"type": "tool_result"}, {"type": "tool_result"}]}]);
-                                }
-                                Response::builder()
-                                    .status(StatusCode::OK)
-                                    .header("content-type", "text/event-stream")
-                                    .body(axum::body::Body::from(turn(&body, &worktrees)))
-                                    .unwrap()
-                                    .into_response()
-                            }
-                        }),
-                    )
-                    .fallback(|| async { StatusCode::OK });
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
+        let (dirs, modes) = (worktrees.clone(), mode.clone());
+        let addr = serve("/v1/messages", "x-api-key", seen.clone(), move |text| {
+            let mut body: Value = serde_json::from_str(text).unwrap_or_default();
+            match *modes.lock().unwrap() {
+                "fail" => {
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "application/json",
+                        r#"{"type":"error","error":{"type":"api_error","message":"scripted failure"}}"#.into(),
+                    );
+                }
+                // As if the conversation were over: no tool calls.
+                "idle" => {
+                    body["messages"] = json!([{"role": "user", "content": [{"type": "tool_result"}, {"type": "tool_result"}]}]);
+                }
+                _ => {}
+            }
+            let worktrees = dirs.lock().unwrap().clone();
+            (StatusCode::OK, "text/event-stream", turn(&body, &worktrees))
         });
-        let addr = rx.recv().unwrap();
         FakeAnthropic {
             addr,
             seen,
             worktrees,
             mode,
-            _runtime: runtime,
         }
     }
 }
@@ -424,47 +431,11 @@ fn responses_turn(body: &Value) -> String {
 /// A scripted OpenAI Responses server (`POST /v1/responses`, SSE).
 fn fake_responses() -> (SocketAddr, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let shared = seen.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Router::new().route(
-                "/v1/responses",
-                post(move |headers: HeaderMap, body: Bytes| {
-                    let seen = shared.clone();
-                    async move {
-                        let text = String::from_utf8_lossy(&body).into_owned();
-                        let key = headers
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .trim_start_matches("Bearer ")
-                            .to_owned();
-                        {
-                            let mut seen = seen.lock().unwrap();
-                            seen.bodies.push(text.clone());
-                            seen.keys.push(key);
-                        }
-                        let body: Value = serde_json::from_str(&text).unwrap_or_default();
-                        Response::builder()
-                            .status(StatusCode::OK)
-                            .header("content-type", "text/event-stream")
-                            .body(axum::body::Body::from(responses_turn(&body)))
-                            .unwrap()
-                            .into_response()
-                    }
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
+    let addr = serve("/v1/responses", "authorization", seen.clone(), |text| {
+        let body: Value = serde_json::from_str(text).unwrap_or_default();
+        (StatusCode::OK, "text/event-stream", responses_turn(&body))
     });
-    (rx.recv().unwrap(), seen)
+    (addr, seen)
 }
 
 #[test]
