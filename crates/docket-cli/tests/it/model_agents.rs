@@ -279,16 +279,7 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
     let fake = FakeAnthropic::start();
     let g = governed_with_claude(&claude, &fake);
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
-    let output = g
-        .env
-        .command()
-        .args(g.run_args("hello", &["--format", "json"]))
-        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let record: Value = serde_json::from_str(&stdout).unwrap();
+    let (record, code, stderr) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     if record["outcome"]["status"] != "published" {
         let digest = record["attempts"][0]["stdout_digest"].as_str().unwrap();
         let agent_out = String::from_utf8_lossy(&g.blob(digest)).into_owned();
@@ -298,7 +289,7 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
             &bodies[..bodies.len().min(3000)]
         );
     }
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["agent"]["kind"], "claude-code");
     assert_eq!(record["agent"]["model"], MODEL);
     let branch = record["output"]["branch"].as_str().unwrap();
@@ -463,17 +454,8 @@ fn codex_edits_through_the_gateway_with_a_per_run_provider() {
     std::fs::write(&path, config).unwrap();
     git(&g.repo, &["commit", "-q", "-am", "model upstream"]);
 
-    let output = g
-        .env
-        .command()
-        .args(g.run_args("hello", &["--format", "json"]))
-        .env("FAKE_OPENAI_KEY", REAL_KEY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    let record: Value = serde_json::from_str(&stdout).unwrap();
+    let (record, code, stderr) = run_hello(&g, "FAKE_OPENAI_KEY");
+    assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
     assert_eq!(record["agent"]["kind"], "codex");
     let branch = record["output"]["branch"].as_str().unwrap();
@@ -513,16 +495,8 @@ fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
     )
     .with_upstream(&format!("\"http://{}\"", fake.addr));
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
-    let output = g
-        .env
-        .command()
-        .args(g.run_args("hello", &["--format", "json"]))
-        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let record: Value = serde_json::from_str(&stdout).unwrap();
+    let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
+    assert_eq!(code, 1, "{record:#}");
     assert_ne!(record["outcome"]["status"], "published", "{record:#}");
     assert_eq!(
         fake.seen.lock().unwrap().bodies.len(),
@@ -554,6 +528,22 @@ fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
     );
 }
 
+/// `docket run hello --format json` with the provider's real key in `key_var` of
+/// docket's own environment: the record, the exit code, and stderr.
+fn run_hello(g: &Governed, key_var: &str) -> (Value, i32, String) {
+    let output = g
+        .env
+        .command()
+        .args(g.run_args("hello", &["--format", "json"]))
+        .env(key_var, REAL_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let record = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout)));
+    (record, output.status.code().unwrap(), stderr)
+}
+
 /// Runs the `hello` ticket with Claude Code against `fake` in `mode`; returns the record.
 fn run_claude_in(mode: &'static str) -> Option<(Governed, FakeAnthropic, Value, i32)> {
     let claude = claude()?;
@@ -561,15 +551,8 @@ fn run_claude_in(mode: &'static str) -> Option<(Governed, FakeAnthropic, Value, 
     *fake.mode.lock().unwrap() = mode;
     let g = governed_with_claude(&claude, &fake);
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
-    let output = g
-        .env
-        .command()
-        .args(g.run_args("hello", &["--format", "json"]))
-        .env("FAKE_ANTHROPIC_KEY", REAL_KEY)
-        .output()
-        .unwrap();
-    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
-    Some((g, fake, record, output.status.code().unwrap()))
+    let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
+    Some((g, fake, record, code))
 }
 
 #[test]
