@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use docket_core::config::AgentKind;
-use docket_gateway::Gateway;
+use docket_gateway::{Gateway, ReplayOptions};
 use docket_ledger::{LedgerError, NewEntry};
 use serde::Serialize;
 use serde_json::json;
@@ -115,12 +115,32 @@ impl Engine {
             })?;
             let wt = governed.repo.add_worktree(&checkout, &base).await?;
             let outcome = async {
-                let gateway =
-                    Gateway::start_replay(recorded.clone(), self.ledger.clone(), &record.run_id)
-                        .await
-                        .map_err(|e| {
-                            EngineError::Config(format!("cannot start the replay gateway: {e}"))
-                        })?;
+                // The CLIs put today's date in their system prompt: a replay on another
+                // day must still match, so both dates read as one placeholder.
+                let dates: Vec<String> = [
+                    record.started_at.get(..10).unwrap_or_default().to_owned(),
+                    jiff::Timestamp::now()
+                        .to_string()
+                        .get(..10)
+                        .unwrap_or_default()
+                        .to_owned(),
+                ]
+                .into_iter()
+                .filter(|d| d.len() == 10)
+                .collect();
+                let options = ReplayOptions {
+                    placeholders: vec![("<date>".to_owned(), dates)],
+                };
+                let gateway = Gateway::start_replay_with(
+                    recorded.clone(),
+                    self.ledger.clone(),
+                    &record.run_id,
+                    options,
+                )
+                .await
+                .map_err(|e| {
+                    EngineError::Config(format!("cannot start the replay gateway: {e}"))
+                })?;
                 let extra = vec![
                     ("DOCKET_RUN_ID".to_owned(), record.run_id.clone()),
                     (
