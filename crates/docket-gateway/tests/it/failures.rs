@@ -5,17 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::Harness;
+use crate::support::{Harness, turn};
 use crate::wire;
-
-fn turn(model: &str) -> Value {
-    json!({
-        "model": model,
-        "max_tokens": 100,
-        "stream": true,
-        "messages": [{"role": "user", "content": "Hi"}]
-    })
-}
 
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_relayed_as_they_come() {

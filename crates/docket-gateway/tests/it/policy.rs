@@ -6,16 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use docket_gateway::{Credential, Gateway, RedactionMode};
 use serde_json::{Value, json};
 
-use crate::support::{self, Harness, aws_secret};
-
-fn turn(model: &str) -> Value {
-    json!({
-        "model": model,
-        "max_tokens": 100,
-        "stream": true,
-        "messages": [{"role": "user", "content": "Hi"}]
-    })
-}
+use crate::support::{self, Harness, aws_secret, turn};
 
 #[tokio::test]
 async fn requests_without_the_dummy_key_are_refused() {

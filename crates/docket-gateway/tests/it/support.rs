@@ -419,3 +419,13 @@ impl Done {
         }
     }
 }
+
+/// A minimal streaming Anthropic Messages request for `model`.
+pub fn turn(model: &str) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "max_tokens": 100,
+        "stream": true,
+        "messages": [{"role": "user", "content": "Hi"}]
+    })
+}
