@@ -265,6 +265,7 @@ pub async fn run(options: &BenchOptions, ledger: Arc<Ledger>) -> Result<BenchRep
             provider: Provider::Anthropic,
             base_url: format!("http://{fake_addr}"),
             credential: Credential::File(options.credential_file.clone()),
+            region: None,
         }],
         vec!["claude-*".into()],
     );

@@ -1,8 +1,11 @@
-//! Reading each upstream's real credential, once, at start, and turning it into the
-//! header the provider expects. The value lives only in a sensitive `HeaderValue`;
-//! nothing here formats it, and errors name the variable or file, never the value.
+//! Reading each upstream's real credential, once, at start, and turning it into what
+//! authenticates a request: the header the provider expects, or (Bedrock, feature
+//! `bedrock`) a SigV4 signer. The value lives only in a sensitive `HeaderValue` or the
+//! signer; nothing here formats it, and errors name the variable or file, never the
+//! value.
 
 use std::fmt;
+use std::path::Path;
 
 use axum::http::{HeaderName, HeaderValue};
 
@@ -25,35 +28,96 @@ impl fmt::Debug for AuthHeader {
     }
 }
 
-/// Reads the credential of `upstream` and builds its header: Anthropic `x-api-key`,
-/// OpenAI `Authorization: Bearer`, Azure OpenAI `api-key`.
-pub(crate) fn load(upstream: &Upstream) -> Result<AuthHeader, GatewayError> {
-    let (secret, source) = match &upstream.credential {
-        Credential::Env(variable) => {
-            let value = if variable.is_empty() {
-                None
-            } else {
-                std::env::var(variable).ok()
-            };
-            match value.map(|v| v.trim().to_owned()) {
-                Some(v) if !v.is_empty() => (v, format!("env:{variable}")),
-                _ => {
-                    return Err(GatewayError::CredentialEnvMissing {
-                        upstream: upstream.name.clone(),
-                        variable: variable.clone(),
-                    });
-                }
-            }
+/// How requests to an upstream are authenticated.
+#[derive(Debug)]
+pub(crate) enum UpstreamAuth {
+    /// One header per request (`x-api-key`, `Authorization: Bearer`, `api-key`).
+    Header(AuthHeader),
+    /// AWS Signature Version 4 over each request as sent (Bedrock with AWS keys).
+    #[cfg(feature = "bedrock")]
+    SigV4(crate::aws::SigV4Signer),
+}
+
+impl UpstreamAuth {
+    /// What entries record as the request's `credential`: the scheme and where the
+    /// credential came from, never a value or a signature.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            UpstreamAuth::Header(header) => format!("{} from {}", header.name, header.source),
+            #[cfg(feature = "bedrock")]
+            UpstreamAuth::SigV4(signer) => signer.describe(),
         }
-        Credential::File(path) => {
-            check_file_mode(&upstream.name, path)?;
-            let text =
-                std::fs::read_to_string(path).map_err(|e| GatewayError::CredentialFileRead {
-                    upstream: upstream.name.clone(),
-                    path: path.clone(),
-                    source: e.into(),
-                })?;
-            (text.trim().to_owned(), format!("file:{}", path.display()))
+    }
+}
+
+/// Reads the credential of `upstream`: Anthropic `x-api-key`, OpenAI and Bedrock API
+/// keys `Authorization: Bearer`, Azure OpenAI `api-key`, or a SigV4 signer for
+/// Bedrock with AWS keys (environment or shared credentials file).
+pub(crate) fn load(upstream: &Upstream) -> Result<UpstreamAuth, GatewayError> {
+    match (&upstream.credential, upstream.provider) {
+        (Credential::AwsEnv | Credential::File(_), Provider::Bedrock) => signer(upstream),
+        (Credential::AwsEnv, provider) => Err(GatewayError::CredentialUnsupported {
+            upstream: upstream.name.clone(),
+            provider: provider.as_str(),
+        }),
+        (Credential::Env(_) | Credential::File(_), _) => header(upstream).map(UpstreamAuth::Header),
+    }
+}
+
+#[cfg(feature = "bedrock")]
+fn signer(upstream: &Upstream) -> Result<UpstreamAuth, GatewayError> {
+    crate::aws::load_signer(upstream).map(UpstreamAuth::SigV4)
+}
+
+#[cfg(not(feature = "bedrock"))]
+fn signer(upstream: &Upstream) -> Result<UpstreamAuth, GatewayError> {
+    Err(GatewayError::BedrockNotBuilt {
+        upstream: upstream.name.clone(),
+    })
+}
+
+/// The value of `variable` in docket's own environment, trimmed; an unset or empty
+/// variable is an error naming it.
+pub(crate) fn read_env(upstream: &str, variable: &str) -> Result<String, GatewayError> {
+    let value = if variable.is_empty() {
+        None
+    } else {
+        std::env::var(variable).ok()
+    };
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(GatewayError::CredentialEnvMissing {
+            upstream: upstream.to_owned(),
+            variable: variable.to_owned(),
+        }),
+    }
+}
+
+/// The text of a credential file, after checking that only its owner can read it.
+pub(crate) fn read_private_file(upstream: &str, path: &Path) -> Result<String, GatewayError> {
+    check_file_mode(upstream, path)?;
+    std::fs::read_to_string(path).map_err(|e| GatewayError::CredentialFileRead {
+        upstream: upstream.to_owned(),
+        path: path.to_owned(),
+        source: e.into(),
+    })
+}
+
+fn header(upstream: &Upstream) -> Result<AuthHeader, GatewayError> {
+    let (secret, source) = match &upstream.credential {
+        Credential::Env(variable) => (
+            read_env(&upstream.name, variable)?,
+            format!("env:{variable}"),
+        ),
+        Credential::File(path) => (
+            read_private_file(&upstream.name, path)?.trim().to_owned(),
+            format!("file:{}", path.display()),
+        ),
+        Credential::AwsEnv => {
+            return Err(GatewayError::CredentialUnsupported {
+                upstream: upstream.name.clone(),
+                provider: upstream.provider.as_str(),
+            });
         }
     };
     let invalid = || GatewayError::CredentialInvalid {
@@ -65,7 +129,7 @@ pub(crate) fn load(upstream: &Upstream) -> Result<AuthHeader, GatewayError> {
     }
     let (name, text) = match upstream.provider {
         Provider::Anthropic => (HeaderName::from_static("x-api-key"), secret),
-        Provider::OpenAi => (
+        Provider::OpenAi | Provider::Bedrock => (
             HeaderName::from_static("authorization"),
             format!("Bearer {secret}"),
         ),
@@ -117,6 +181,15 @@ mod tests {
             provider,
             base_url: "https://example.invalid".into(),
             credential,
+            region: Some("us-east-1".into()),
+        }
+    }
+
+    fn header_of(auth: UpstreamAuth) -> AuthHeader {
+        match auth {
+            UpstreamAuth::Header(header) => header,
+            #[cfg(feature = "bedrock")]
+            other => panic!("not a header credential: {other:?}"),
         }
     }
 
@@ -142,7 +215,12 @@ mod tests {
             (Provider::OpenAi, "authorization", "Bearer sk-file-value"),
             (Provider::AzureOpenAi, "api-key", "sk-file-value"),
         ] {
-            let header = load(&upstream(provider, Credential::File(path.clone()))).unwrap();
+            let auth = load(&upstream(provider, Credential::File(path.clone()))).unwrap();
+            assert_eq!(
+                auth.describe(),
+                format!("{name} from file:{}", path.display())
+            );
+            let header = header_of(auth);
             assert_eq!(header.name, name);
             assert_eq!(header.value, value);
             assert!(header.value.is_sensitive());
@@ -168,5 +246,44 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("/nonexistent/docket/key"), "{err}");
+    }
+
+    #[test]
+    fn the_aws_environment_credential_is_for_bedrock_only() {
+        let err = load(&upstream(Provider::Anthropic, Credential::AwsEnv))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("for bedrock upstreams only"), "{err}");
+        assert!(
+            err.contains("provider anthropic takes its API key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bedrock_api_key_is_a_bearer_token() {
+        // PATH is set in every test environment; its value stands in for a key.
+        let auth = load(&upstream(Provider::Bedrock, Credential::Env("PATH".into()))).unwrap();
+        assert_eq!(auth.describe(), "authorization from env:PATH");
+        let header = header_of(auth);
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(header.value, format!("Bearer {}", path.trim()).as_str());
+        assert!(header.value.is_sensitive());
+    }
+
+    #[cfg(not(feature = "bedrock"))]
+    #[test]
+    fn aws_keys_need_the_bedrock_feature() {
+        for credential in [Credential::AwsEnv, Credential::File("/tmp/creds".into())] {
+            let err = load(&upstream(Provider::Bedrock, credential))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(
+                    "built without the `bedrock` feature; rebuild with --features bedrock"
+                ),
+                "{err}"
+            );
+        }
     }
 }

@@ -33,6 +33,29 @@ pub enum GatewayError {
         upstream: String,
         source_name: String,
     },
+    #[error(
+        "upstream {upstream}: credential file {path} is not an AWS shared credentials file docket can use: {reason}"
+    )]
+    CredentialFileFormat {
+        upstream: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "upstream {upstream}: the AWS environment credential (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) is for bedrock upstreams only; provider {provider} takes its API key from an environment variable or a file"
+    )]
+    CredentialUnsupported {
+        upstream: String,
+        provider: &'static str,
+    },
+    #[error(
+        "upstream {upstream}: this docket was built without the `bedrock` feature; rebuild with --features bedrock"
+    )]
+    BedrockNotBuilt { upstream: String },
+    #[error("upstream {upstream}: a bedrock upstream needs its AWS region (e.g. us-east-1)")]
+    RegionMissing { upstream: String },
+    #[error("upstream {upstream}: region {region:?} is not an AWS region name (e.g. us-east-1)")]
+    RegionInvalid { upstream: String, region: String },
     #[error("upstream {upstream}: base_url {url:?} is not usable: {reason}")]
     UpstreamUrl {
         upstream: String,

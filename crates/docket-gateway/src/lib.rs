@@ -1,6 +1,7 @@
 //! docket's model gateway: an HTTP relay on 127.0.0.1 that every request between an
 //! agent and a model passes through, for one run. It speaks the vendors' own wire
-//! formats (Anthropic Messages, OpenAI Responses and Chat Completions, Azure OpenAI),
+//! formats (Anthropic Messages, OpenAI Responses and Chat Completions, Azure OpenAI,
+//! and with the `bedrock` feature AWS Bedrock's Converse API),
 //! swaps the agent's per-run dummy key for the real credential, enforces the model
 //! allowlist and the run's limits, redacts secrets from what leaves the machine,
 //! meters tokens and cost from the usage the provider reports, and records every
@@ -16,11 +17,17 @@
 //! - Fails closed: a request that cannot be checked (no model, unparsable body, no
 //!   dummy key) is refused, and once recording fails the gateway refuses further
 //!   requests and reports a stop.
+//! - The caller's [`RequestPolicy`], when there is one, judges every request that
+//!   passed the allowlist before anything leaves; a denial is recorded and answered
+//!   in the client's own error shape.
 //! - Knows nothing about tickets, runs' stages or CLIs: `run_id` is a label.
 
+#[cfg(feature = "bedrock")]
+mod aws;
 pub mod bench;
 mod credential;
 mod error;
+mod eventstream;
 mod prices;
 mod protocol;
 mod record;
@@ -30,7 +37,9 @@ mod server;
 mod sse;
 mod usage;
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::GatewayError;
@@ -40,7 +49,7 @@ pub use server::Gateway;
 pub use usage::Usage;
 
 /// Everything one run's gateway needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Where requests go: the first upstream of a request's provider serves it.
     pub upstreams: Vec<Upstream>,
@@ -53,6 +62,26 @@ pub struct GatewayConfig {
     pub prices: PriceTable,
     /// Bounds each upstream call, from sending the request to the response's last byte.
     pub request_timeout: Duration,
+    /// The run's policy decision, enforced per request: asked about every request
+    /// that passed the allowlist, before anything leaves. `None` allows them all.
+    pub request_policy: Option<Arc<dyn RequestPolicy>>,
+}
+
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("upstreams", &self.upstreams)
+            .field("allowed_models", &self.allowed_models)
+            .field("redaction", &self.redaction)
+            .field("limits", &self.limits)
+            .field("prices", &self.prices)
+            .field("request_timeout", &self.request_timeout)
+            .field(
+                "request_policy",
+                &self.request_policy.as_ref().map(|_| "dyn RequestPolicy"),
+            )
+            .finish()
+    }
 }
 
 impl GatewayConfig {
@@ -66,8 +95,35 @@ impl GatewayConfig {
             limits: GatewayLimits::default(),
             prices: PriceTable::builtin(),
             request_timeout: Duration::from_secs(600),
+            request_policy: None,
         }
     }
+}
+
+/// A per-request check supplied by the caller (the run's policy decision, enforced at
+/// the wire). It must be quick and must not block: it runs on the request's task.
+pub trait RequestPolicy: Send + Sync {
+    /// Called for every request that passed the allowlist, before anything leaves.
+    fn check(&self, request: &PolicyRequest<'_>) -> Result<(), PolicyDenial>;
+}
+
+/// What a [`RequestPolicy`] is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyRequest<'a> {
+    /// `anthropic.messages`, `openai.responses`, `bedrock.converse`, …
+    pub api: &'a str,
+    pub provider: Provider,
+    /// The model the request asks for, as the allowlist saw it.
+    pub model: &'a str,
+}
+
+/// Why a [`RequestPolicy`] refused a request. The request is answered `403` with
+/// `message` and recorded as a `model.denial` (`reason: policy_denied`) whose `policy`
+/// field is `evidence` (redacted like everything the gateway stores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDenial {
+    pub message: String,
+    pub evidence: serde_json::Value,
 }
 
 /// What to do with a request body in which the secret scanner finds a secret.
@@ -98,15 +154,20 @@ pub enum Provider {
     Anthropic,
     OpenAi,
     AzureOpenAi,
+    /// AWS Bedrock's Converse API. Relayed only by a docket built with the `bedrock`
+    /// feature; without it a Bedrock upstream stops [`Gateway::start`].
+    Bedrock,
 }
 
 impl Provider {
-    /// The name used in entries and messages: `anthropic`, `openai`, `azure-openai`.
+    /// The name used in entries and messages: `anthropic`, `openai`, `azure-openai`,
+    /// `bedrock`.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Anthropic => "anthropic",
             Provider::OpenAi => "openai",
             Provider::AzureOpenAi => "azure-openai",
+            Provider::Bedrock => "bedrock",
         }
     }
 }
@@ -118,21 +179,34 @@ pub struct Upstream {
     pub name: String,
     pub provider: Provider,
     /// The provider's root (`https://api.anthropic.com`, `https://api.openai.com`,
-    /// `https://<resource>.openai.azure.com`); the request's path (`/v1/messages`,
-    /// `/openai/deployments/…`) is appended. A trailing `/v1` is accepted and not
-    /// doubled. `https://`, or `http://` to a loopback address only.
+    /// `https://<resource>.openai.azure.com`,
+    /// `https://bedrock-runtime.<region>.amazonaws.com`); the request's path
+    /// (`/v1/messages`, `/openai/deployments/…`, `/model/…/converse`) is appended. A
+    /// trailing `/v1` is accepted and not doubled. `https://`, or `http://` to a
+    /// loopback address only. Empty for Bedrock means the region's runtime endpoint.
     pub base_url: String,
     pub credential: Credential,
+    /// The AWS region (`us-east-1`): required for Bedrock, which signs for it and
+    /// defaults its endpoint to it; ignored for the other providers.
+    pub region: Option<String>,
 }
 
 /// Where the real credential is read from, once, when the gateway starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// An environment variable of docket's own process.
+    /// An environment variable of docket's own process: the provider's API key (for
+    /// Bedrock a Bedrock API key, sent as `Authorization: Bearer`).
     Env(String),
-    /// A file readable by its owner only (mode 0600 or 0400); surrounding whitespace
-    /// is trimmed.
+    /// A file readable by its owner only (mode 0600 or 0400). For Anthropic, OpenAI
+    /// and Azure it holds the key (surrounding whitespace trimmed); for Bedrock it is
+    /// an AWS shared credentials file whose `[default]` profile
+    /// (`aws_access_key_id`, `aws_secret_access_key`, optional `aws_session_token`)
+    /// signs each request with SigV4.
     File(PathBuf),
+    /// Bedrock only: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional
+    /// `AWS_SESSION_TOKEN` from docket's own environment, signing each request with
+    /// SigV4.
+    AwsEnv,
 }
 
 /// What one run's gateway did, returned by [`Gateway::shutdown`].
@@ -144,7 +218,8 @@ pub struct GatewaySummary {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
-    /// Requests refused by the gateway (auth, allowlist, secrets, limits, routes).
+    /// Requests refused by the gateway (auth, allowlist, request policy, secrets,
+    /// limits, routes).
     pub denials: u64,
     /// Secrets replaced in requests sent upstream.
     pub redactions: u64,
@@ -168,7 +243,7 @@ pub struct ExchangeSummary {
     pub index: u64,
     pub leaf_hash: docket_ledger::Hash,
     /// `anthropic.messages`, `openai.responses`, `openai.chat`, `azure.chat`,
-    /// `azure.responses`.
+    /// `azure.responses`, `bedrock.converse`, `bedrock.converse-stream`.
     pub api: &'static str,
     pub model: String,
     /// Status returned to the agent.

@@ -187,6 +187,9 @@ mod tests {
         assert_eq!(price("gpt-5"), Some((1.25, 10.0)));
         assert_eq!(price("gpt-5.6-sol"), None);
         assert_eq!(price("my-deployment"), None);
+        // Bedrock ids are not Anthropic's: unpriced until AWS's rates are in the table.
+        assert_eq!(price("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), None);
+        assert_eq!(price("anthropic.claude-haiku-4-5-20251001-v1:0"), None);
     }
 
     #[test]

@@ -20,7 +20,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::ExchangeSummary;
-use crate::credential::AuthHeader;
 use crate::protocol::{Api, Refusal};
 use crate::redact::{self, Redaction, clean_text};
 use crate::server::{Checked, RecordedHeaders, Shared, join};
@@ -69,7 +68,8 @@ pub(crate) struct ExchangeCtx {
     pub(crate) seq: u64,
     pub(crate) api: Api,
     pub(crate) upstream: String,
-    /// `x-api-key from env:ANTHROPIC_API_KEY`: which credential, never its value.
+    /// `x-api-key from env:ANTHROPIC_API_KEY`, `aws-sigv4 (bedrock, us-east-1) from
+    /// file:…`: which credential and how it was applied, never a value or signature.
     pub(crate) credential: Option<String>,
     pub(crate) model: String,
     pub(crate) stream: bool,
@@ -87,13 +87,13 @@ impl ExchangeCtx {
         seq: u64,
         api: Api,
         upstream: &str,
-        auth: &AuthHeader,
+        credential: String,
         path: &str,
         query: Option<&str>,
         checked: &Checked,
     ) -> ExchangeCtx {
         let mut ctx = ExchangeCtx::unsent(seq, api, upstream, path, query, checked);
-        ctx.credential = Some(format!("{} from {}", auth.name, auth.source));
+        ctx.credential = Some(credential);
         ctx
     }
 
@@ -112,7 +112,7 @@ impl ExchangeCtx {
             upstream: upstream.to_owned(),
             credential: None,
             model: clean_text(&checked.model),
-            stream: checked.value.get("stream") == Some(&Value::Bool(true)),
+            stream: api.always_streams() || checked.value.get("stream") == Some(&Value::Bool(true)),
             path: clean_text(path),
             query: query.map(clean_text),
             request: checked.body.clone(),
@@ -192,6 +192,8 @@ pub(crate) struct Denial {
     /// The body as it would have been sent (redacted), once it was read.
     pub(crate) request: Option<Bytes>,
     pub(crate) redactions: Vec<Redaction>,
+    /// The request policy's evidence, for a `policy_denied` refusal.
+    pub(crate) policy: Option<Value>,
 }
 
 impl Denial {
@@ -204,6 +206,7 @@ impl Denial {
             model: None,
             request: None,
             redactions: Vec::new(),
+            policy: None,
         }
     }
 }
@@ -467,7 +470,7 @@ pub(crate) async fn append_denial(shared: &Arc<Shared>, denial: Denial, refusal:
         Some(stored) => body_json(stored, Some(&denial.redactions)),
         None => Value::Null,
     };
-    let payload = json!({
+    let mut payload = json!({
         "schema": SCHEMA_DENIAL,
         "run_id": shared.run_id,
         "gateway": shared.gateway_id,
@@ -480,6 +483,9 @@ pub(crate) async fn append_denial(shared: &Arc<Shared>, denial: Denial, refusal:
         "model": denial.model,
         "request": request,
     });
+    if let (Some(map), Some(evidence)) = (payload.as_object_mut(), denial.policy) {
+        map.insert("policy".into(), evidence);
+    }
     let entry =
         NewEntry::new(KIND_DENIAL, payload).with_blobs(stored.iter().map(|s| s.digest).collect());
     match shared.ledger.append(entry).await {

@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 use crate::error::GatewayError;
 use crate::protocol::{Api, Refusal};
 use crate::record::{Denial, ExchangeCtx, Finished, KIND_EXCHANGE, Outcome, SCHEMA_EXCHANGE};
+use crate::redact::clean_text;
 use crate::server::{Checked, Gateway, Shared};
 use crate::usage::UsageMeter;
-use crate::{GatewayConfig, GatewayLimits, PriceTable, RedactionMode};
+use crate::{GatewayConfig, GatewayLimits, PriceTable, RedactionMode, RequestPolicy};
 
 /// Top-level request fields left out of the match: per-session identifiers the CLIs
 /// generate afresh each time (Anthropic `metadata.user_id` carries the session,
@@ -226,15 +227,19 @@ impl ReplayQueue {
         })
     }
 
-    /// The first unserved recording of `api` with this request's digest (now
-    /// served), or why there is none.
-    fn take(&self, api: Api, value: &Value) -> Result<Recorded, String> {
+    /// The first unserved recording of `api` and `model` with this request's digest
+    /// (now served), or why there is none. The model is compared on its own because a
+    /// path can name it (Bedrock, Azure deployments), outside the digested body.
+    fn take(&self, api: Api, model: &str, value: &Value) -> Result<Recorded, String> {
         let (normalized, digest) = normalize(value.clone(), &self.options);
+        let model = clean_text(model);
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(item) = items
-            .iter_mut()
-            .find(|i| !i.served && i.recorded.api == api.name() && i.digest == digest)
-        {
+        if let Some(item) = items.iter_mut().find(|i| {
+            !i.served
+                && i.recorded.api == api.name()
+                && i.recorded.model == model
+                && i.digest == digest
+        }) {
             item.served = true;
             return Ok(item.recorded.clone());
         }
@@ -253,8 +258,15 @@ impl ReplayQueue {
             ));
         }
         let mut path = String::new();
-        let difference = first_difference(&next.normalized, &normalized, &mut path)
-            .unwrap_or_else(|| "the bodies differ".into());
+        let difference = if next.recorded.model == model {
+            first_difference(&next.normalized, &normalized, &mut path)
+                .unwrap_or_else(|| "the bodies differ".into())
+        } else {
+            format!(
+                "the model is {model:?} where the recording has {:?}",
+                next.recorded.model
+            )
+        };
         Err(format!(
             "the request matches no recorded exchange; against the next one (seq {}): {difference}",
             next.recorded.seq
@@ -279,6 +291,18 @@ impl Gateway {
         run_id: &str,
         options: ReplayOptions,
     ) -> Result<Gateway, GatewayError> {
+        Gateway::start_replay_with_policy(recorded, ledger, run_id, options, None).await
+    }
+
+    /// [`Gateway::start_replay_with`], enforcing `request_policy` on every replayed
+    /// request as [`GatewayConfig::request_policy`] does on live ones.
+    pub async fn start_replay_with_policy(
+        recorded: Vec<Recorded>,
+        ledger: Arc<Ledger>,
+        run_id: &str,
+        options: ReplayOptions,
+        request_policy: Option<Arc<dyn RequestPolicy>>,
+    ) -> Result<Gateway, GatewayError> {
         let queue = ReplayQueue::new(recorded, options)?;
         let config = GatewayConfig {
             upstreams: Vec::new(),
@@ -287,6 +311,7 @@ impl Gateway {
             limits: GatewayLimits::default(),
             prices: PriceTable::builtin(),
             request_timeout: Duration::from_secs(600),
+            request_policy,
         };
         Gateway::launch(config, Vec::new(), ledger, run_id, Some(queue)).await
     }
@@ -305,7 +330,7 @@ pub(crate) async fn serve(
     let Some(queue) = &shared.replay else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let recorded = match queue.take(api, &checked.value) {
+    let recorded = match queue.take(api, &checked.model, &checked.value) {
         Ok(recorded) => recorded,
         Err(message) => {
             let refusal = Refusal::replay("replay_mismatch", message);
@@ -318,11 +343,7 @@ pub(crate) async fn serve(
             .await;
     }
     let ctx = ExchangeCtx::unsent(seq, api, "replay", path, query, &checked);
-    let sse = recorded
-        .content_type
-        .as_deref()
-        .is_some_and(|c| c.starts_with("text/event-stream"));
-    let mut meter = UsageMeter::new(api.usage_format(), sse);
+    let mut meter = UsageMeter::new(api.usage_format(), recorded.content_type.as_deref());
     meter.feed(&recorded.response);
     meter.body(&recorded.response);
     let body = Bytes::from(recorded.response);

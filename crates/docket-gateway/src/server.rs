@@ -1,6 +1,7 @@
 //! The relay: an axum server on 127.0.0.1 that checks each request (dummy key, route,
-//! model allowlist, secrets, limits), forwards it with the real credential, and
-//! streams the response back as it arrives while a copy is metered and handed to the
+//! model allowlist, the run's request policy, secrets, limits), forwards it with the
+//! real credential (a header, or a SigV4 signature over the bytes sent), and streams
+//! the response back as it arrives while a copy is metered and handed to the
 //! recorder.
 //!
 //! Invariant: the response body is the upstream's bytes, unchanged and in order; the
@@ -27,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::credential::{self, AuthHeader};
+use crate::credential::{self, UpstreamAuth};
 use crate::error::GatewayError;
 use crate::protocol::{self, Api, Dialect, Refusal, Route};
 use crate::record::{self, BudgetHit, Denial, ExchangeCtx, Finished, Job, Outcome};
@@ -35,8 +36,8 @@ use crate::redact::{self, Redaction};
 use crate::replay::ReplayQueue;
 use crate::usage::{Usage, UsageMeter};
 use crate::{
-    ExchangeSummary, GatewayConfig, GatewayLimits, GatewaySummary, PriceTable, Provider,
-    RedactionMode,
+    ExchangeSummary, GatewayConfig, GatewayLimits, GatewaySummary, PolicyDenial, PolicyRequest,
+    PriceTable, Provider, RedactionMode, RequestPolicy, Upstream,
 };
 
 /// The largest request body relayed (Anthropic's own limit for Messages is 32 MB).
@@ -76,7 +77,7 @@ pub(crate) struct ResolvedUpstream {
     provider: Provider,
     /// No trailing `/`.
     base: String,
-    pub(crate) auth: AuthHeader,
+    pub(crate) auth: UpstreamAuth,
 }
 
 impl ResolvedUpstream {
@@ -123,6 +124,7 @@ pub(crate) struct Shared {
     limits: GatewayLimits,
     pub(crate) prices: PriceTable,
     pub(crate) timeout: Duration,
+    policy: Option<Arc<dyn RequestPolicy>>,
     client: reqwest::Client,
     pub(crate) ledger: Arc<Ledger>,
     seq: AtomicU64,
@@ -192,6 +194,53 @@ fn allowlist(patterns: &[String]) -> Result<GlobSet, GatewayError> {
     })
 }
 
+/// The `base_url` a Bedrock upstream is called at: its own, or its region's runtime
+/// endpoint when it is empty. The region must be a region name: it is signed for.
+#[cfg(feature = "bedrock")]
+fn bedrock_base_url(upstream: &Upstream) -> Result<String, GatewayError> {
+    let region = upstream
+        .region
+        .as_deref()
+        .ok_or_else(|| GatewayError::RegionMissing {
+            upstream: upstream.name.clone(),
+        })?;
+    if !crate::aws::is_region(region) {
+        return Err(GatewayError::RegionInvalid {
+            upstream: upstream.name.clone(),
+            region: region.to_owned(),
+        });
+    }
+    Ok(if upstream.base_url.trim().is_empty() {
+        crate::aws::default_base_url(region)
+    } else {
+        upstream.base_url.clone()
+    })
+}
+
+/// Without the `bedrock` feature a Bedrock upstream cannot be served: refusing to
+/// start says so before the run relies on it.
+#[cfg(not(feature = "bedrock"))]
+fn bedrock_base_url(upstream: &Upstream) -> Result<String, GatewayError> {
+    Err(GatewayError::BedrockNotBuilt {
+        upstream: upstream.name.clone(),
+    })
+}
+
+fn resolve(upstream: &Upstream) -> Result<ResolvedUpstream, GatewayError> {
+    let base_url = match upstream.provider {
+        Provider::Bedrock => bedrock_base_url(upstream)?,
+        Provider::Anthropic | Provider::OpenAi | Provider::AzureOpenAi => upstream.base_url.clone(),
+    };
+    let base = check_base_url(&upstream.name, &base_url)?;
+    let auth = credential::load(upstream)?;
+    Ok(ResolvedUpstream {
+        name: upstream.name.clone(),
+        provider: upstream.provider,
+        base,
+        auth,
+    })
+}
+
 impl Gateway {
     /// Reads the credentials, binds 127.0.0.1 on a random port and starts serving.
     pub async fn start(
@@ -199,17 +248,11 @@ impl Gateway {
         ledger: Arc<Ledger>,
         run_id: &str,
     ) -> Result<Gateway, GatewayError> {
-        let mut upstreams = Vec::with_capacity(config.upstreams.len());
-        for upstream in &config.upstreams {
-            let base = check_base_url(&upstream.name, &upstream.base_url)?;
-            let auth = credential::load(upstream)?;
-            upstreams.push(ResolvedUpstream {
-                name: upstream.name.clone(),
-                provider: upstream.provider,
-                base,
-                auth,
-            });
-        }
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(resolve)
+            .collect::<Result<Vec<_>, _>>()?;
         Gateway::launch(config, upstreams, ledger, run_id, None).await
     }
 
@@ -251,6 +294,7 @@ impl Gateway {
             limits: config.limits,
             prices: config.prices,
             timeout: config.request_timeout,
+            policy: config.request_policy,
             client,
             ledger,
             seq: AtomicU64::new(0),
@@ -303,6 +347,13 @@ impl Gateway {
 
     /// The endpoint an Azure OpenAI client appends `/openai/…` to.
     pub fn azure_endpoint(&self) -> String {
+        self.anthropic_base_url()
+    }
+
+    /// The endpoint a Bedrock runtime client appends `/model/{modelId}/converse` (or
+    /// `/converse-stream`) to. It authenticates with the dummy key as a Bedrock API
+    /// key (`Authorization: Bearer`).
+    pub fn bedrock_base_url(&self) -> String {
         self.anthropic_base_url()
     }
 
@@ -366,8 +417,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Request headers never forwarded: hop-by-hop ones, the agent's own credential
-/// (replaced by the real one), and `accept-encoding` (the gateway must read the
-/// response to meter it, so it asks for it uncompressed).
+/// (replaced by the real one, including what a SigV4 signer adds), and
+/// `accept-encoding` (the gateway must read the response to meter it, so it asks for
+/// it uncompressed).
 const REQUEST_HEADERS_DROPPED: &[&str] = &[
     "host",
     "connection",
@@ -385,6 +437,9 @@ const REQUEST_HEADERS_DROPPED: &[&str] = &[
     "authorization",
     "x-api-key",
     "api-key",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
 ];
 
 /// Response headers never passed back: hop-by-hop ones, and the length (the body is
@@ -701,7 +756,7 @@ impl Shared {
     async fn check(
         self: &Arc<Self>,
         api: Api,
-        deployment: Option<&str>,
+        path_model: Option<&str>,
         headers: &HeaderMap,
         body: Body,
         denial: &mut Denial,
@@ -768,7 +823,7 @@ impl Shared {
         };
         denial.request = Some(body.clone());
         denial.redactions = redactions.clone();
-        let model = match protocol::model_of(&value, deployment) {
+        let model = match protocol::model_of(&value, path_model) {
             Ok(model) => model,
             Err(message) => {
                 return Err(self
@@ -776,13 +831,28 @@ impl Shared {
                     .await);
             }
         };
-        // The body's model is already redacted; a deployment name from the path is not.
+        // The body's model is already redacted; a model from the path is not.
         let shown = redact::clean_text(&model);
         denial.model = Some(shown.clone());
         if self.replay.is_none() && !self.allowlist.is_match(&model) {
             return Err(self
                 .deny(denial.clone(), Refusal::model_not_allowed(&shown), dialect)
                 .await);
+        }
+        if let Some(policy) = &self.policy {
+            let request = PolicyRequest {
+                api: api.name(),
+                provider: api.provider(),
+                model: &model,
+            };
+            if let Some(refused) = ask_policy(policy.as_ref(), &request) {
+                // What is recorded and answered goes through the scanner like the rest.
+                let mut evidence = refused.evidence;
+                redact::redact_json(&mut evidence);
+                denial.policy = Some(evidence);
+                let refusal = Refusal::policy_denied(&shown, &redact::clean_text(&refused.message));
+                return Err(self.deny(denial.clone(), refusal, dialect).await);
+            }
         }
         if !redactions.is_empty() && self.redaction == RedactionMode::Block {
             let mut rules: Vec<&str> = redactions.iter().map(|r| r.rule).collect();
@@ -805,7 +875,7 @@ impl Shared {
     async fn exchange(
         self: Arc<Self>,
         api: Api,
-        deployment: Option<&str>,
+        path_model: Option<&str>,
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
@@ -814,8 +884,8 @@ impl Shared {
         let dialect = api.dialect();
         let seq = self.next_seq();
         let mut denial = Denial::new(seq, Some(api), "POST", path);
-        let checked = match self
-            .check(api, deployment, headers, body, &mut denial)
+        let mut checked = match self
+            .check(api, path_model, headers, body, &mut denial)
             .await
         {
             Ok(checked) => checked,
@@ -829,6 +899,20 @@ impl Shared {
                 .deny(denial, Refusal::no_upstream(api.provider()), dialect)
                 .await;
         };
+        // Bedrock's path names the model: it is sent in the encoding the AWS SDKs
+        // use, whatever the client's, so that the signed bytes are canonical.
+        let upstream_path = match api {
+            Api::BedrockConverse | Api::BedrockConverseStream => {
+                protocol::bedrock_path(api, &checked.model)
+            }
+            _ => path.to_owned(),
+        };
+        let url = upstream.url(&upstream_path, query);
+        let mut outgoing = std::mem::take(&mut checked.headers);
+        if let Err(reason) = authenticate(&upstream.auth, &url, &mut outgoing, &checked.body) {
+            let refusal = Refusal::signing_failed(&upstream.name, &redact::clean_text(&reason));
+            return self.deny(denial, refusal, dialect).await;
+        }
         if let Err((reason, budget)) = self.admit() {
             if let Some(hit) = budget {
                 record::append_budget(&self, seq, &hit).await;
@@ -840,18 +924,16 @@ impl Shared {
             seq,
             api,
             &upstream.name,
-            &upstream.auth,
+            upstream.auth.describe(),
             path,
             query,
             &checked,
         );
-        let url = upstream.url(path, query);
         let request = self
             .client
             .post(url)
             .timeout(self.timeout)
-            .headers(checked.headers)
-            .header(upstream.auth.name.clone(), upstream.auth.value.clone())
+            .headers(outgoing)
             .body(checked.body);
         match request.send().await {
             Err(e) => {
@@ -875,18 +957,16 @@ impl Shared {
             Ok(upstream_response) => {
                 let status = upstream_response.status();
                 let (passed, recorded) = response_headers(upstream_response.headers());
-                let sse = passed
+                let content_type = passed
                     .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-                let meter = UsageMeter::new(api.usage_format(), sse);
+                    .and_then(|v| v.to_str().ok());
+                let meter = UsageMeter::new(api.usage_format(), content_type);
                 let inflight = InFlight {
                     shared: self.clone(),
                     ctx,
                     status: status.as_u16(),
                     headers: recorded,
                     meter,
-                    sse,
                     chunks: Vec::new(),
                     first_byte: None,
                 };
@@ -913,22 +993,85 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let query = parts.uri.query();
     match protocol::classify(&parts.method, path) {
         Route::Warmup => StatusCode::OK.into_response(),
-        Route::Api { api, deployment } => {
+        Route::Api { api, path_model } if api.relayed() => {
             shared
-                .exchange(api, deployment, path, query, &parts.headers, body)
+                .exchange(
+                    api,
+                    path_model.as_deref(),
+                    path,
+                    query,
+                    &parts.headers,
+                    body,
+                )
                 .await
         }
-        Route::Unknown => {
-            let dialect = Dialect::guess(path, &parts.headers);
+        route => {
+            let dialect = match &route {
+                Route::Api { api, .. } => api.dialect(),
+                _ => Dialect::guess(path, &parts.headers),
+            };
             let seq = shared.next_seq();
             let denial = Denial::new(seq, None, parts.method.as_str(), path);
-            let refusal = if shared.authorized(&parts.headers) {
-                Refusal::unknown_route(&parts.method, path)
-            } else {
+            let refusal = if !shared.authorized(&parts.headers) {
                 Refusal::unauthenticated()
+            } else if matches!(route, Route::Api { .. }) {
+                Refusal::bedrock_not_built(path)
+            } else {
+                Refusal::unknown_route(&parts.method, path)
             };
             shared.deny(denial, refusal, dialect).await
         }
+    }
+}
+
+/// Adds the credential to a request about to be sent: the provider's header, or the
+/// SigV4 headers computed over exactly these headers, URL and body (so it runs after
+/// redaction, on the bytes that leave).
+#[cfg_attr(not(feature = "bedrock"), allow(unused_variables))]
+fn authenticate(
+    auth: &UpstreamAuth,
+    url: &str,
+    headers: &mut HeaderMap,
+    body: &Bytes,
+) -> Result<(), String> {
+    match auth {
+        UpstreamAuth::Header(header) => {
+            headers.insert(header.name.clone(), header.value.clone());
+            Ok(())
+        }
+        #[cfg(feature = "bedrock")]
+        UpstreamAuth::SigV4(signer) => {
+            // Signed: the content type (what the body is); `host` comes from the URL,
+            // the body by its hash. SigV4 lets the signer choose the headers it
+            // covers: the other forwarded ones travel unsigned.
+            let content_types: Vec<&str> = headers
+                .get_all(header::CONTENT_TYPE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            let signed: Vec<(&str, &str)> = content_types
+                .iter()
+                .map(|value| ("content-type", *value))
+                .collect();
+            let added = signer.sign("POST", url, &signed, body, std::time::SystemTime::now())?;
+            for (name, value) in added {
+                headers.insert(name, value);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Asks the request policy; a policy that panics denies (fail closed).
+fn ask_policy(policy: &dyn RequestPolicy, request: &PolicyRequest<'_>) -> Option<PolicyDenial> {
+    let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| policy.check(request)));
+    match verdict {
+        Ok(Ok(())) => None,
+        Ok(Err(denial)) => Some(denial),
+        Err(_) => Some(PolicyDenial {
+            message: "the request policy failed (it panicked), so the request is refused".into(),
+            evidence: serde_json::json!({"error": "the request policy panicked"}),
+        }),
     }
 }
 
@@ -939,7 +1082,6 @@ struct InFlight {
     status: u16,
     headers: RecordedHeaders,
     meter: UsageMeter,
-    sse: bool,
     chunks: Vec<Bytes>,
     first_byte: Option<Duration>,
 }
@@ -955,7 +1097,7 @@ impl InFlight {
 
     fn finish(mut self, outcome: Outcome, error: Option<String>) {
         let latency = self.ctx.started.elapsed();
-        if !self.sse {
+        if !self.meter.is_streamed() {
             // A JSON body is read whole for its usage (bodies are small; streams are
             // metered event by event as they pass).
             let body = join(std::mem::take(&mut self.chunks));
@@ -1055,19 +1197,18 @@ mod tests {
     use super::*;
     use axum::http::HeaderName;
 
-    fn resolved(base: &str) -> ResolvedUpstream {
-        let upstream = crate::Upstream {
+    fn upstream(provider: Provider, base: &str, region: Option<&str>) -> Upstream {
+        Upstream {
             name: "u".into(),
-            provider: Provider::OpenAi,
+            provider,
             base_url: base.into(),
             credential: crate::Credential::Env("PATH".into()),
-        };
-        ResolvedUpstream {
-            name: "u".into(),
-            provider: Provider::OpenAi,
-            base: check_base_url("u", base).unwrap(),
-            auth: credential::load(&upstream).unwrap(),
+            region: region.map(str::to_owned),
         }
+    }
+
+    fn resolved(base: &str) -> ResolvedUpstream {
+        resolve(&upstream(Provider::OpenAi, base, None)).unwrap()
     }
 
     #[test]
@@ -1116,6 +1257,60 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "bedrock")]
+    #[test]
+    fn bedrock_upstreams_need_a_region_and_default_to_its_endpoint() {
+        let resolved = resolve(&upstream(Provider::Bedrock, "", Some("eu-west-3"))).unwrap();
+        assert_eq!(
+            resolved.url("/model/m/converse", None),
+            "https://bedrock-runtime.eu-west-3.amazonaws.com/model/m/converse"
+        );
+        let resolved = resolve(&upstream(
+            Provider::Bedrock,
+            "http://127.0.0.1:9",
+            Some("us-east-1"),
+        ))
+        .unwrap();
+        assert_eq!(resolved.base, "http://127.0.0.1:9");
+        let err = resolve(&upstream(Provider::Bedrock, "", None))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "upstream u: a bedrock upstream needs its AWS region (e.g. us-east-1)"
+        );
+        let err = resolve(&upstream(Provider::Bedrock, "", Some("evil.example/x")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"evil.example/x\" is not an AWS region name"),
+            "{err}"
+        );
+    }
+
+    #[cfg(not(feature = "bedrock"))]
+    #[tokio::test]
+    async fn without_the_feature_a_bedrock_upstream_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(
+            Ledger::open(&docket_ledger::LedgerConfig::sqlite_in(
+                dir.path().join("home"),
+            ))
+            .await
+            .unwrap(),
+        );
+        let config = GatewayConfig::new(
+            vec![upstream(Provider::Bedrock, "", Some("us-east-1"))],
+            vec!["*".into()],
+        );
+        let err = Gateway::start(config, ledger, "r").await.unwrap_err();
+        assert!(matches!(err, GatewayError::BedrockNotBuilt { .. }));
+        assert_eq!(
+            err.to_string(),
+            "upstream u: this docket was built without the `bedrock` feature; rebuild with --features bedrock"
+        );
+    }
+
     #[test]
     fn hop_by_hop_and_agent_credentials_are_not_forwarded() {
         let mut headers = HeaderMap::new();
@@ -1130,6 +1325,8 @@ mod tests {
             ("anthropic-version", "2023-06-01"),
             ("anthropic-beta", "a,b"),
             ("x-app", "cli"),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-security-token", "agent-token"),
         ] {
             headers.append(
                 HeaderName::from_static(name),

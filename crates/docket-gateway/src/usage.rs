@@ -1,10 +1,12 @@
 //! Token usage as the provider reports it, read from streamed events as they pass
 //! (Anthropic `message_start`/`message_delta`, Responses `response.completed`, the
-//! final Chat Completions chunk) or from a non-streamed body.
+//! final Chat Completions chunk, Bedrock ConverseStream's `metadata` event) or from a
+//! non-streamed body.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::eventstream::{EventStreamParser, MessageKind};
 use crate::sse::SseParser;
 
 /// Tokens of one exchange (or of a whole run).
@@ -32,6 +34,20 @@ pub(crate) enum UsageFormat {
     Anthropic,
     Responses,
     Chat,
+    /// Bedrock Converse: `usage` with `inputTokens` (uncached), `outputTokens`,
+    /// `cacheReadInputTokens`, `cacheWriteInputTokens`.
+    Converse,
+}
+
+/// How a response's body is framed, from its content type.
+#[derive(Debug)]
+enum Framing {
+    /// Read whole when it ends (JSON).
+    Body,
+    /// `text/event-stream`, parsed as it passes.
+    Sse(SseParser),
+    /// `application/vnd.amazon.eventstream`, parsed as it passes.
+    EventStream(EventStreamParser),
 }
 
 /// Anthropic reports uncached input and the two cache counts separately, spread over
@@ -48,7 +64,7 @@ struct AnthropicCounts {
 #[derive(Debug)]
 pub(crate) struct UsageMeter {
     format: UsageFormat,
-    sse: Option<SseParser>,
+    framing: Framing,
     anthropic: AnthropicCounts,
     usage: Option<Usage>,
 }
@@ -58,31 +74,67 @@ fn count(value: &Value, pointer: &str) -> Option<u64> {
 }
 
 impl UsageMeter {
-    /// `stream`: the response is `text/event-stream`.
-    pub(crate) fn new(format: UsageFormat, stream: bool) -> UsageMeter {
+    /// A meter for a response of `content_type`: event streams (`text/event-stream`,
+    /// `application/vnd.amazon.eventstream`) are metered chunk by chunk, anything else
+    /// as a whole body.
+    pub(crate) fn new(format: UsageFormat, content_type: Option<&str>) -> UsageMeter {
+        let media = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|c| c.trim().to_ascii_lowercase());
+        let framing = match media.as_deref() {
+            Some("text/event-stream") => Framing::Sse(SseParser::default()),
+            Some("application/vnd.amazon.eventstream") => {
+                Framing::EventStream(EventStreamParser::default())
+            }
+            _ => Framing::Body,
+        };
         UsageMeter {
             format,
-            sse: stream.then(SseParser::default),
+            framing,
             anthropic: AnthropicCounts::default(),
             usage: None,
         }
     }
 
+    /// Whether the response is metered as it passes (else: as a whole body).
+    pub(crate) fn is_streamed(&self) -> bool {
+        !matches!(self.framing, Framing::Body)
+    }
+
     /// Sees one chunk of a streamed response.
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
-        let Some(mut parser) = self.sse.take() else {
-            return;
-        };
-        parser.feed(chunk, &mut |data| self.event(data));
-        self.sse = Some(parser);
+        match std::mem::replace(&mut self.framing, Framing::Body) {
+            Framing::Body => {}
+            Framing::Sse(mut parser) => {
+                parser.feed(chunk, &mut |data| self.event(data));
+                self.framing = Framing::Sse(parser);
+            }
+            Framing::EventStream(mut parser) => {
+                parser.feed(chunk, &mut |kind, payload| self.message(kind, payload));
+                self.framing = Framing::EventStream(parser);
+            }
+        }
     }
 
     /// Reads usage from a whole non-streamed body.
     pub(crate) fn body(&mut self, body: &[u8]) {
-        if self.sse.is_some() {
+        if self.is_streamed() {
             return;
         }
         if let Ok(value) = serde_json::from_slice::<Value>(body) {
+            self.object(&value, "/usage");
+        }
+    }
+
+    /// One event-stream message: ConverseStream reports usage in its `metadata`
+    /// event.
+    fn message(&mut self, kind: &MessageKind, payload: &[u8]) {
+        if kind.message_type.as_deref() != Some("event")
+            || kind.event_type.as_deref() != Some("metadata")
+        {
+            return;
+        }
+        if let Ok(value) = serde_json::from_slice::<Value>(payload) {
             self.object(&value, "/usage");
         }
     }
@@ -105,7 +157,7 @@ impl UsageMeter {
                 self.object(&value, "/usage");
             }
             UsageFormat::Responses => self.object(&value, "/response/usage"),
-            UsageFormat::Chat => self.object(&value, "/usage"),
+            UsageFormat::Chat | UsageFormat::Converse => self.object(&value, "/usage"),
         }
     }
 
@@ -151,6 +203,20 @@ impl UsageMeter {
                         .unwrap_or(0),
                 });
             }
+            UsageFormat::Converse => {
+                // Like Anthropic's, Bedrock's input count leaves the cache out.
+                let cache_read = count(usage, "/cacheReadInputTokens").unwrap_or(0);
+                let cache_write = count(usage, "/cacheWriteInputTokens").unwrap_or(0);
+                self.usage = Some(Usage {
+                    input_tokens: count(usage, "/inputTokens")
+                        .unwrap_or(0)
+                        .saturating_add(cache_read)
+                        .saturating_add(cache_write),
+                    output_tokens: count(usage, "/outputTokens").unwrap_or(0),
+                    cache_write_tokens: cache_write,
+                    cache_read_tokens: cache_read,
+                });
+            }
         }
     }
 }
@@ -160,7 +226,7 @@ mod tests {
     use super::*;
 
     fn streamed(format: UsageFormat, stream: &str) -> Option<Usage> {
-        let mut meter = UsageMeter::new(format, true);
+        let mut meter = UsageMeter::new(format, Some("text/event-stream; charset=utf-8"));
         for chunk in stream.as_bytes().chunks(7) {
             meter.feed(chunk);
         }
@@ -218,10 +284,10 @@ mod tests {
             ..Usage::default()
         };
         assert_eq!(streamed(UsageFormat::Chat, chat), Some(expected));
-        let mut meter = UsageMeter::new(UsageFormat::Chat, false);
+        let mut meter = UsageMeter::new(UsageFormat::Chat, Some("application/json"));
         meter.body(br#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}"#);
         assert_eq!(meter.usage(), Some(expected));
-        let mut meter = UsageMeter::new(UsageFormat::Anthropic, false);
+        let mut meter = UsageMeter::new(UsageFormat::Anthropic, None);
         meter.body(br#"{"type":"message","usage":{"input_tokens":5,"output_tokens":2}}"#);
         assert_eq!(meter.usage().map(|u| u.total()), Some(7));
     }
@@ -229,8 +295,44 @@ mod tests {
     #[test]
     fn no_usage_is_none() {
         assert_eq!(streamed(UsageFormat::Chat, "data: [DONE]\n\n"), None);
-        let mut meter = UsageMeter::new(UsageFormat::Responses, false);
+        let mut meter = UsageMeter::new(UsageFormat::Responses, None);
         meter.body(b"not json");
         assert_eq!(meter.usage(), None);
+    }
+
+    #[test]
+    fn converse_bodies_and_streams_add_cache_tokens_to_input() {
+        let expected = Usage {
+            input_tokens: 30 + 1200 + 100,
+            output_tokens: 8,
+            cache_write_tokens: 100,
+            cache_read_tokens: 1200,
+        };
+        let mut meter = UsageMeter::new(UsageFormat::Converse, Some("application/json"));
+        meter.body(br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":30,"outputTokens":8,"totalTokens":1338,"cacheReadInputTokens":1200,"cacheWriteInputTokens":100},"metrics":{"latencyMs":400}}"#);
+        assert_eq!(meter.usage(), Some(expected));
+
+        use crate::eventstream::tests::message;
+        let mut stream = message("messageStart", r#"{"role":"assistant"}"#);
+        // A delta whose text looks like usage is not usage.
+        stream.extend(message(
+            "contentBlockDelta",
+            r#"{"contentBlockIndex":0,"delta":{"text":"\"usage\":{\"inputTokens\":9}"}}"#,
+        ));
+        stream.extend(message("messageStop", r#"{"stopReason":"end_turn"}"#));
+        stream.extend(message(
+            "metadata",
+            r#"{"usage":{"inputTokens":30,"outputTokens":8,"totalTokens":1338,"cacheReadInputTokens":1200,"cacheWriteInputTokens":100},"metrics":{"latencyMs":400}}"#,
+        ));
+        let mut meter = UsageMeter::new(
+            UsageFormat::Converse,
+            Some("application/vnd.amazon.eventstream"),
+        );
+        assert!(meter.is_streamed());
+        for chunk in stream.chunks(5) {
+            meter.feed(chunk);
+        }
+        meter.body(&stream);
+        assert_eq!(meter.usage(), Some(expected));
     }
 }

@@ -6,6 +6,8 @@ mod support;
 mod wire;
 
 mod anthropic;
+#[cfg(feature = "bedrock")]
+mod bedrock;
 mod concurrency;
 mod failures;
 mod limits;

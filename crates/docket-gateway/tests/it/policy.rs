@@ -1,12 +1,16 @@
-//! Policy at the wire: the dummy key, the model allowlist, secrets, routes, and the
-//! credentials the gateway starts with.
+//! Policy at the wire: the dummy key, the model allowlist, the run's request policy,
+//! secrets, routes, and the credentials the gateway starts with.
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex};
 
-use docket_gateway::{Credential, Gateway, RedactionMode};
+use docket_gateway::{
+    Credential, Gateway, PolicyDenial, PolicyRequest, Provider, RedactionMode, ReplayOptions,
+    RequestPolicy, recorded_exchanges,
+};
 use serde_json::{Value, json};
 
-use crate::support::{self, Harness, aws_secret, turn};
+use crate::support::{self, Harness, RUN_ID, aws_secret, turn};
 
 #[tokio::test]
 async fn requests_without_the_dummy_key_are_refused() {
@@ -318,4 +322,303 @@ async fn the_gateway_refuses_to_start_with_a_readable_credential_file_or_no_vari
         .unwrap_err()
         .to_string();
     assert!(err.contains("\"claude-[\""), "{err}");
+}
+
+/// A request policy that refuses the models it lists (panicking for `panic-model`),
+/// and remembers every request it was asked about.
+pub struct DenyModels {
+    denied: Vec<String>,
+    evidence: Value,
+    pub asked: Mutex<Vec<(String, Provider, String)>>,
+}
+
+impl DenyModels {
+    pub fn new(denied: &[&str], evidence: Value) -> Arc<DenyModels> {
+        Arc::new(DenyModels {
+            denied: denied.iter().map(|m| (*m).to_owned()).collect(),
+            evidence,
+            asked: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn asked(&self) -> Vec<(String, Provider, String)> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl RequestPolicy for DenyModels {
+    fn check(&self, request: &PolicyRequest<'_>) -> Result<(), PolicyDenial> {
+        self.asked.lock().unwrap().push((
+            request.api.to_owned(),
+            request.provider,
+            request.model.to_owned(),
+        ));
+        if request.model == "panic-model" {
+            panic!("a policy bug");
+        }
+        if self.denied.iter().any(|m| m == request.model) {
+            return Err(PolicyDenial {
+                message: format!("{} is not approved for this ticket", request.model),
+                evidence: self.evidence.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub fn decision_evidence() -> Value {
+    json!({
+        "point": "model.request",
+        "decision": "deny",
+        "bundle": "sha256:0f4c2a",
+        "reasons": ["data.docket.models.deny"]
+    })
+}
+
+#[tokio::test]
+async fn the_request_policy_refuses_a_model_in_each_dialect_before_anything_leaves() {
+    let policy = DenyModels::new(&["claude-opus-4-1", "gpt-5.4-mini"], decision_evidence());
+    let h = Harness::start_with(|c| c.request_policy = Some(policy.clone())).await;
+
+    let response = h.messages(&turn("claude-opus-4-1")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        error,
+        json!({"type": "error", "error": {
+            "type": "permission_error",
+            "message": "docket gateway: policy denied model \"claude-opus-4-1\": claude-opus-4-1 is not approved for this ticket"
+        }})
+    );
+    for response in [
+        h.responses(&json!({"model": "gpt-5.4-mini", "input": "hi", "stream": true})),
+        h.chat(&json!({"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "hi"}]})),
+    ] {
+        let response = response.send().await.unwrap();
+        assert_eq!(response.status(), 403);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            error,
+            json!({"error": {
+                "message": "docket gateway: policy denied model \"gpt-5.4-mini\": gpt-5.4-mini is not approved for this ticket",
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "policy_denied"
+            }})
+        );
+    }
+    // An allowed model passes; one the allowlist refuses never reaches the policy.
+    let response = h.messages(&turn("claude-sonnet-4-5")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let response = h.messages(&turn("opus-unlisted")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+
+    let done = h.finish().await;
+    assert_eq!(done.seen.len(), 1, "only the allowed request went upstream");
+    let seen: Value = serde_json::from_slice(&done.seen[0].body).unwrap();
+    assert_eq!(seen["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        policy.asked(),
+        vec![
+            (
+                "anthropic.messages".into(),
+                Provider::Anthropic,
+                "claude-opus-4-1".into()
+            ),
+            (
+                "openai.responses".into(),
+                Provider::OpenAi,
+                "gpt-5.4-mini".into()
+            ),
+            (
+                "openai.chat".into(),
+                Provider::OpenAi,
+                "gpt-5.4-mini".into()
+            ),
+            (
+                "anthropic.messages".into(),
+                Provider::Anthropic,
+                "claude-sonnet-4-5".into()
+            ),
+        ]
+    );
+    let denials = done.payloads("model.denial");
+    let summary: Vec<(&str, &str, &str)> = denials
+        .iter()
+        .map(|d| {
+            (
+                d["reason"].as_str().unwrap(),
+                d["api"].as_str().unwrap(),
+                d["model"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("policy_denied", "anthropic.messages", "claude-opus-4-1"),
+            ("policy_denied", "openai.responses", "gpt-5.4-mini"),
+            ("policy_denied", "openai.chat", "gpt-5.4-mini"),
+            ("model_not_allowed", "anthropic.messages", "opus-unlisted"),
+        ]
+    );
+    for denial in &denials[..3] {
+        assert_eq!(denial["policy"], decision_evidence());
+        assert!(
+            denial["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("docket gateway: policy denied model ")
+        );
+        // The refused body is kept as evidence, like any refusal's.
+        let body: Value = serde_json::from_slice(&done.blob(&denial["request"]["digest"])).unwrap();
+        assert_eq!(body["model"], denial["model"]);
+    }
+    assert!(denials[3].get("policy").is_none());
+    assert_eq!(done.summary.denials, 4);
+    assert_eq!(done.summary.requests, 1);
+    assert_eq!(done.summary.decision_entries.len(), 4);
+}
+
+#[tokio::test]
+async fn a_failing_policy_refuses_and_its_evidence_is_redacted() {
+    let secret = aws_secret();
+    let policy = DenyModels::new(
+        &["claude-opus-4-1"],
+        json!({"decision": "deny", "input": {"note": format!("saw {secret}")}}),
+    );
+    let h = Harness::start_with(|c| {
+        c.allowed_models.push("panic-model".into());
+        c.request_policy = Some(policy.clone());
+    })
+    .await;
+    let response = h.messages(&turn("panic-model")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "permission_error");
+    let response = h.messages(&turn("claude-opus-4-1")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let done = h.finish().await;
+    assert!(done.seen.is_empty());
+    let denials = done.payloads("model.denial");
+    assert_eq!(denials[0]["reason"], "policy_denied");
+    assert_eq!(
+        denials[0]["policy"],
+        json!({"error": "the request policy panicked"})
+    );
+    assert_eq!(
+        denials[1]["policy"]["input"]["note"],
+        "saw [REDACTED:aws-access-token]"
+    );
+    done.assert_stored_nowhere(&secret);
+}
+
+#[tokio::test]
+async fn the_request_policy_holds_in_replay_too() {
+    let h = Harness::start().await;
+    let response = h.messages(&turn("claude-sonnet-4-5")).send().await.unwrap();
+    response.bytes().await.unwrap();
+    let recorded_run = h.finish().await;
+    let ledger = recorded_run.ledger.clone();
+    let recorded = recorded_exchanges(&ledger, RUN_ID).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+
+    let policy = DenyModels::new(&["claude-sonnet-4-5"], decision_evidence());
+    let replay = Gateway::start_replay_with_policy(
+        recorded,
+        ledger.clone(),
+        "run-0002",
+        ReplayOptions::default(),
+        Some(policy.clone()),
+    )
+    .await
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages", replay.anthropic_base_url()))
+        .header("x-api-key", replay.dummy_key())
+        .json(&turn("claude-sonnet-4-5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "permission_error");
+    let summary = replay.shutdown().await;
+    assert_eq!((summary.requests, summary.denials), (0, 1));
+    assert_eq!(
+        policy.asked(),
+        vec![(
+            "anthropic.messages".into(),
+            Provider::Anthropic,
+            "claude-sonnet-4-5".into()
+        )]
+    );
+    let denials: Vec<Value> = ledger
+        .list(&docket_ledger::EntryFilter {
+            kind: Some("model.denial".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.decode().unwrap().payload)
+        .collect();
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0]["run_id"], "run-0002");
+    assert_eq!(denials[0]["reason"], "policy_denied");
+    assert_eq!(denials[0]["policy"], decision_evidence());
+}
+
+/// Without the `bedrock` feature, a Bedrock upstream stops the gateway from starting
+/// and Bedrock's routes are not relayed.
+#[cfg(not(feature = "bedrock"))]
+#[tokio::test]
+async fn without_the_bedrock_feature_bedrock_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = support::open_ledger(dir.path()).await;
+    let mut config = support::config(dir.path(), "http://127.0.0.1:9");
+    config.upstreams.push(docket_gateway::Upstream {
+        name: "bedrock".into(),
+        provider: Provider::Bedrock,
+        base_url: String::new(),
+        credential: Credential::AwsEnv,
+        region: Some("us-east-1".into()),
+    });
+    let err = Gateway::start(config, ledger, "r")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "upstream bedrock: this docket was built without the `bedrock` feature; rebuild with --features bedrock"
+    );
+
+    let h = Harness::start().await;
+    let response = h
+        .client
+        .post(format!(
+            "{}/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse",
+            h.gateway.anthropic_base_url()
+        ))
+        .bearer_auth(h.gateway.dummy_key())
+        .json(&json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "UnknownOperationException"
+    );
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        error,
+        json!({"message": "docket gateway: POST /model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse is not relayed: this docket was built without the `bedrock` feature; rebuild with --features bedrock"})
+    );
+    let done = h.finish().await;
+    assert!(done.seen.is_empty());
+    let denials = done.payloads("model.denial");
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0]["reason"], "unknown_url");
 }

@@ -207,6 +207,7 @@ pub fn upstreams(dir: &Path, base_url: &str) -> Vec<Upstream> {
         provider,
         base_url: base_url.into(),
         credential: Credential::File(credential_file(dir, &format!("{name}.key"), key)),
+        region: None,
     })
     .collect()
 }
@@ -324,20 +325,7 @@ impl Harness {
         let summary = self.gateway.shutdown().await;
         let seen = self.fake.seen();
         self.fake.stop().await;
-        let stored = self.ledger.list(&EntryFilter::default()).await.unwrap();
-        let entries = stored.iter().map(|s| s.decode().unwrap()).collect();
-        let entry_bytes = stored.into_iter().map(|s| s.bytes).collect();
-        let mut blob_files = Vec::new();
-        collect_files(self.ledger.blobs().root(), &mut blob_files);
-        Done {
-            summary,
-            entries,
-            entry_bytes,
-            blob_files,
-            seen,
-            ledger: self.ledger,
-            _dir: self.dir,
-        }
+        Done::read(summary, self.ledger, self.dir, seen).await
     }
 }
 
@@ -360,6 +348,30 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 impl Done {
+    /// Everything `ledger` holds, after its gateway shut down and its fake upstream
+    /// (which saw `seen`) stopped.
+    pub async fn read(
+        summary: GatewaySummary,
+        ledger: Arc<Ledger>,
+        dir: tempfile::TempDir,
+        seen: Vec<Seen>,
+    ) -> Done {
+        let stored = ledger.list(&EntryFilter::default()).await.unwrap();
+        let entries = stored.iter().map(|s| s.decode().unwrap()).collect();
+        let entry_bytes = stored.into_iter().map(|s| s.bytes).collect();
+        let mut blob_files = Vec::new();
+        collect_files(ledger.blobs().root(), &mut blob_files);
+        Done {
+            summary,
+            entries,
+            entry_bytes,
+            blob_files,
+            seen,
+            ledger,
+            _dir: dir,
+        }
+    }
+
     /// The payloads of every entry of `kind`, in ledger order.
     pub fn payloads(&self, kind: &str) -> Vec<&Value> {
         self.entries
