@@ -7,9 +7,9 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use docket_engine::iac::{read_workspace, write_changes};
 use docket_iac::catalog::{Catalog, Rule, Severity};
-use docket_iac::fix::{FixRequest, fix as run_fix};
+use docket_iac::fix::{FixOutcome, FixRequest, fix as run_fix};
 use docket_iac::model::Workspace;
-use docket_iac::plan::{Plan, make_plan};
+use docket_iac::plan::{make_plan, parse_plan_json, validate_plan};
 use docket_iac::scan::{ScanOptions, Status, scan_sources};
 use serde_json::Value as Json;
 
@@ -274,32 +274,19 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
 
 pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
     let catalog = catalog()?;
-    let mut req = match &args.plan {
+    let plan = match &args.plan {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read plan {}", file.display()))?;
-            let plan: Plan = serde_json::from_str(&text)
+            let plan = parse_plan_json(&text)
                 .with_context(|| format!("{} is not a docket plan", file.display()))?;
-            if plan.schema != docket_iac::plan::PLAN_SCHEMA {
-                bail!(
-                    "{} has schema {:?}; this docket reads {}",
-                    file.display(),
-                    plan.schema,
-                    docket_iac::plan::PLAN_SCHEMA
-                );
-            }
-            check_rules(
-                catalog,
-                &plan
-                    .items
-                    .iter()
-                    .map(|i| i.rule.clone())
-                    .collect::<Vec<_>>(),
-            )?;
-            plan.request()
+            Some((file, plan))
         }
-        None => FixRequest::default(),
+        None => None,
     };
+    let mut req = plan
+        .as_ref()
+        .map_or_else(FixRequest::default, |(_, p)| p.request());
     req.rules.extend(check_rules(catalog, &args.rules)?);
     req.targets.extend(args.targets.iter().cloned());
     for (rule, params) in parse_params(catalog, &args.params, &req.rules)? {
@@ -317,7 +304,35 @@ pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
             args.path.display()
         );
     }
-    let outcome = run_fix(&sources, catalog, &req);
+    // A plan is checked whole before any file is touched: every problem is listed,
+    // and none of it is applied.
+    if let Some((file, plan)) = &plan {
+        let problems = validate_plan(plan, &sources, catalog);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            bail!(
+                "{} cannot be applied to {} ({} problem(s)); nothing was changed:\n{}\nhint: correct the plan, or write one with `docket plan --ticket FILE PATH --format json`",
+                file.display(),
+                args.path.display(),
+                problems.len(),
+                list.join("\n")
+            );
+        }
+    }
+    // An empty request means every rule on every resource; a plan without items
+    // asks for nothing, so nothing runs unless --rule or --target chose something.
+    let nothing_planned = plan.as_ref().is_some_and(|(_, p)| p.items.is_empty())
+        && args.rules.is_empty()
+        && args.targets.is_empty();
+    let outcome = if nothing_planned {
+        FixOutcome {
+            changed: BTreeMap::new(),
+            applied: Vec::new(),
+            skipped: Vec::new(),
+        }
+    } else {
+        run_fix(&sources, catalog, &req)
+    };
     if !args.check {
         write_changes(&root, &outcome)
             .with_context(|| format!("cannot write fixes under {}", root.display()))?;
@@ -364,7 +379,12 @@ pub fn fix(args: FixArgs, out: &Output) -> anyhow::Result<Outcome> {
                 s.rule_id, s.address, s.reason
             ));
         }
-        if outcome.changed.is_empty() {
+        if let Some((_, p)) = plan.as_ref().filter(|_| nothing_planned) {
+            out.note("the plan has no items: nothing to apply");
+            for n in &p.needs_human {
+                out.note(format!("  needs-human {}: {}", n.subject, n.reason));
+            }
+        } else if outcome.changed.is_empty() {
             out.note("nothing to change: every selected fix is already in place");
         } else if args.check {
             out.note(format!(
@@ -464,10 +484,11 @@ pub fn rules(cmd: RulesCommand, out: &Output) -> anyhow::Result<Outcome> {
                     Some(f) => {
                         out.line(format!("\nfix: {}", f.description.trim()));
                         for p in &f.params {
-                            let default = p
-                                .default
-                                .as_ref()
-                                .map_or("(required)".to_owned(), |d| format!("default {d}"));
+                            let default = match &p.default {
+                                Some(d) => format!("default {d}"),
+                                None if p.optional => "(optional)".to_owned(),
+                                None => "(required)".to_owned(),
+                            };
                             out.line(format!(
                                 "  --param {}=…  {} {default}",
                                 p.name, p.description

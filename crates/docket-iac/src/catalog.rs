@@ -82,9 +82,46 @@ pub struct ParamSpec {
     pub name: String,
     pub description: String,
     /// The value used when nobody chooses one. A parameter without a default must
-    /// be given, or the fix is not applied and says which parameter is missing.
+    /// be given, or the fix is not applied and says which parameter is missing,
+    /// unless it is `optional`.
     #[serde(default)]
     pub default: Option<toml::Value>,
+    /// The fix works without this parameter although it has no default (an S3 key
+    /// id: without it S3 uses the AWS managed key). Only for parameters without a
+    /// default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+    /// What a value must look like beyond its JSON type, checked before a plan is
+    /// applied ([`crate::plan::validate_plan`]): the fix writes the value as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ParamFormat>,
+}
+
+impl ParamSpec {
+    /// A value must be given: no default, and the fix cannot do without it.
+    pub fn required(&self) -> bool {
+        self.default.is_none() && !self.optional
+    }
+}
+
+/// The shape a parameter's value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParamFormat {
+    /// A non-empty list of CIDR network addresses (`10.0.0.0/8`, `2001:db8::/32`),
+    /// none of them open to everyone (`0.0.0.0/0`, `::/0`).
+    CidrList,
+    /// A non-empty list of TCP/UDP port numbers, 1 to 65535.
+    PortList,
+}
+
+impl ParamFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamFormat::CidrList => "cidr-list",
+            ParamFormat::PortList => "port-list",
+        }
+    }
 }
 
 /// One condition on a value found at `path` inside a resource.
@@ -350,6 +387,35 @@ fn validate(folder: &str, rule: &Rule) -> Result<(), IacError> {
                     "set {:?} names unknown param {param:?}",
                     set.path
                 )));
+            }
+        }
+        for p in &fix.params {
+            if p.optional && p.default.is_some() {
+                return Err(fail(format!(
+                    "param {:?} has a default, so it cannot also be optional",
+                    p.name
+                )));
+            }
+            // A `set` fix demands a parameter exactly when a non-optional entry
+            // writes it; the declaration must say the same, or a plan checked
+            // against it would be refused (or applied) wrongly.
+            if fix.kind == FixKind::Set && p.default.is_none() {
+                let demanded = fix
+                    .set
+                    .iter()
+                    .any(|s| s.param.as_deref() == Some(p.name.as_str()) && !s.optional);
+                if demanded == p.optional {
+                    return Err(fail(format!(
+                        "param {:?} is {} but its `set` entries {}",
+                        p.name,
+                        if p.optional { "optional" } else { "required" },
+                        if demanded {
+                            "need it"
+                        } else {
+                            "are all optional"
+                        }
+                    )));
+                }
             }
         }
     }

@@ -29,6 +29,10 @@ pub struct FixRequest {
     pub targets: BTreeSet<String>,
     /// Parameters per rule id.
     pub params: BTreeMap<String, BTreeMap<String, Json>>,
+    /// Addresses per rule id: a rule with an entry here is applied only to those
+    /// addresses (within `targets`). A plan pairs each rule with its own targets,
+    /// so one item's rule never spreads to another item's resources.
+    pub rule_targets: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Lines of one file before or after an edit.
@@ -117,6 +121,13 @@ pub fn fix(sources: &SourceSet, catalog: &Catalog, req: &FixRequest) -> FixOutco
         let mut planned = Vec::new();
         for hit in hits(&ws, catalog, &opts) {
             if !req.targets.is_empty() && !req.targets.contains(&hit.resource.address) {
+                continue;
+            }
+            if req
+                .rule_targets
+                .get(&hit.rule.id)
+                .is_some_and(|only| !only.contains(&hit.resource.address))
+            {
                 continue;
             }
             let f = finding(&ws, &hit);

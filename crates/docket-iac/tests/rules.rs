@@ -13,30 +13,8 @@ use docket_iac::scan::{ScanOptions, Status, scan};
 use docket_iac::source::SourceSet;
 use serde_json::Value as Json;
 
-fn read_tree(root: &Path) -> SourceSet {
-    fn walk(root: &Path, dir: &Path, out: &mut SourceSet) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if path.extension().is_some_and(|e| e == "tf") {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    let mut out = SourceSet::new();
-    walk(root, root, &mut out);
-    out
-}
+mod support;
+use support::{case_dirs, case_params, read_tree};
 
 fn check_case(id: &str, case: &Path) -> Vec<String> {
     let mut failures = Vec::new();
@@ -45,16 +23,7 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
     if input.is_empty() {
         return vec![format!("{name}: input/ has no .tf files")];
     }
-    let params: BTreeMap<String, Json> = match std::fs::read_to_string(case.join("params.toml")) {
-        Ok(text) => {
-            let table: toml::Table = toml::from_str(&text).unwrap();
-            table
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::to_value(v).unwrap()))
-                .collect()
-        }
-        Err(_) => BTreeMap::new(),
-    };
+    let params: BTreeMap<String, Json> = case_params(case);
     let catalog = Catalog::builtin().unwrap();
     let rules: BTreeSet<String> = [id.to_owned()].into();
     let all_params: BTreeMap<String, BTreeMap<String, Json>> =
@@ -94,8 +63,8 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
     }
     let req = FixRequest {
         rules,
-        targets: BTreeSet::new(),
         params: all_params,
+        ..FixRequest::default()
     };
     let outcome = fix(&input, catalog, &req);
     let mut fixed = input.clone();
@@ -146,17 +115,10 @@ fn check_case(id: &str, case: &Path) -> Vec<String> {
 #[test]
 fn every_rule_passes_its_own_cases() {
     let catalog = Catalog::builtin().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let mut cases = 0;
     let mut failures = Vec::new();
     for rule in catalog.rules() {
-        let dir = root.join(&rule.id).join("tests");
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect();
-        entries.sort();
+        let entries = case_dirs(&rule.id);
         assert!(
             entries.len() >= 2,
             "rule {} has fewer than two test cases",

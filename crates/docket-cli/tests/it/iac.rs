@@ -248,6 +248,83 @@ fn plan_maps_a_ticket_and_fix_applies_the_plan() {
 }
 
 #[test]
+fn fix_refuses_an_invalid_plan_listing_every_problem_and_changes_nothing() {
+    let env = Env::sqlite();
+    let dir = workspace(&env);
+    let plan_file = env.path("plan.json");
+    std::fs::write(
+        &plan_file,
+        serde_json::json!({
+            "schema": "docket.iac-plan/v1",
+            "items": [
+                {"rule": "aws-rds-multi-az", "targets": ["aws_db_instance.orders"], "because": "Enable Multi-AZ"},
+                {"rule": "aws-rds-encryption", "targets": ["aws_db_instance.orders"], "because": "encrypt"},
+                {"rule": "aws-sg-open-admin-ports", "targets": ["aws_security_group.web", "aws_security_group.db"],
+                 "params": {"allowed_cidrs": ["10.0.0.1/8"], "port": 22}, "because": "restrict SSH"},
+            ],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let p = plan_file.to_str().unwrap();
+    let run = env.run(&["fix", d, "--plan", p]);
+    assert_eq!(run.code, 2, "{run}");
+    assert_eq!(run.stdout, "", "{run}");
+    let want = [
+        "items[1] (aws-rds-encryption): unknown rule \"aws-rds-encryption\"; only rules of docket's catalog can be applied (`docket rules list`)",
+        "items[2] (aws-sg-open-admin-ports): no resource aws_security_group.db in the workspace; use an address the scanner reports (TYPE.NAME, module.CALL.TYPE.NAME)",
+        "items[2] (aws-sg-open-admin-ports): parameter \"allowed_cidrs\" has entries that are not allowed: \"10.0.0.1/8\" has host bits set; give the network address of the range",
+        "items[2] (aws-sg-open-admin-ports): unknown parameter \"port\"; the rule takes ports, allowed_cidrs",
+    ];
+    assert!(
+        run.stderr.contains("cannot be applied")
+            && run.stderr.contains("(4 problem(s)); nothing was changed"),
+        "{run}"
+    );
+    for line in want {
+        assert!(
+            run.stderr.contains(&format!("  {line}\n")),
+            "missing {line:?}\n{run}"
+        );
+    }
+    assert!(run.stderr.contains("hint: "), "{run}");
+    // The valid item was not applied either.
+    assert_eq!(read(&dir, "main.tf"), MAIN_TF);
+    // Strict reading: an unknown field is named.
+    std::fs::write(
+        &plan_file,
+        r#"{"schema": "docket.iac-plan/v1", "items": [], "confidence": 0.9}"#,
+    )
+    .unwrap();
+    let run = env.run(&["fix", d, "--plan", p]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr
+            .contains("unknown field \"confidence\" in the plan"),
+        "{run}"
+    );
+    // A plan with no items applies nothing (an empty request would mean "fix everything").
+    std::fs::write(
+        &plan_file,
+        r#"{"schema": "docket.iac-plan/v1", "items": [], "needs_human": [{"subject": "ticket", "reason": "no rule fits"}]}"#,
+    )
+    .unwrap();
+    let run = env.run(&["fix", d, "--plan", p]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stderr
+            .contains("the plan has no items: nothing to apply"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("needs-human ticket: no rule fits"),
+        "{run}"
+    );
+    assert_eq!(read(&dir, "main.tf"), MAIN_TF);
+}
+
+#[test]
 fn rules_list_and_show_print_the_catalog() {
     let env = Env::sqlite();
     let list = env.ok(&["rules", "list", "--format", "json"]).json();
