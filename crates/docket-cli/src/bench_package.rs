@@ -292,6 +292,8 @@ async fn synthetic_run(
         duration_ms: 1200 + u64::from(n % 300),
         stdout_digest: stdout.to_string(),
         stderr_digest: stderr.to_string(),
+        model_usage: None,
+        validation_report: None,
     };
     stage!(
         kinds::AGENT,

@@ -115,8 +115,9 @@ enum Command {
     /// Complete a held run: decide again with its approvals and exceptions and
     /// publish when allowed (or discard it). Exit 0 published, 1 still held.
     Publish(policy_cmd::PublishArgs),
-    /// Re-run a model agent's run with the gateway serving its recorded responses,
-    /// and compare the diff. Exit 0 reproduced, 1 diverged (with where).
+    /// Re-run a model agent's run (its first attempt and repairs) with the gateway
+    /// serving its recorded responses, and compare the diff. Exit 0 reproduced, 1
+    /// diverged (with where).
     Replay(policy_cmd::ReplayArgs),
     /// Check the signed attestation a published run attached to its commit.
     #[command(subcommand)]

@@ -481,8 +481,9 @@ pub async fn publish(
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// The run (its id or a unique prefix). It must have used a model agent
-    /// (claude-code or codex), whose exchanges are recorded.
+    /// The run (its id or a unique prefix). It must have used an agent that calls a
+    /// model (claude-code, codex, api, or the fixer with planner = "model"), whose
+    /// exchanges are recorded.
     pub run: String,
 }
 

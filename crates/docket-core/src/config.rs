@@ -94,12 +94,55 @@ pub enum AgentKind {
     /// The Codex CLI (`codex exec`), talking to its model through docket's gateway.
     /// `command` is the CLI (default `["codex"]`).
     Codex,
+    /// docket's own agent loop: the model (`agent.provider`, `agent.model`) is given
+    /// tools to list, read, search, write and edit files inside the checkout, through
+    /// docket's gateway. No command.
+    Api,
 }
 
 impl AgentKind {
     /// Whether the agent calls a model (through the gateway).
     pub fn uses_model(self) -> bool {
-        matches!(self, AgentKind::ClaudeCode | AgentKind::Codex)
+        matches!(
+            self,
+            AgentKind::ClaudeCode | AgentKind::Codex | AgentKind::Api
+        )
+    }
+
+    /// The name used in docket.toml, records and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentKind::Exec => "exec",
+            AgentKind::Fixer => "fixer",
+            AgentKind::ClaudeCode => "claude-code",
+            AgentKind::Codex => "codex",
+            AgentKind::Api => "api",
+        }
+    }
+}
+
+/// How the `fixer` agent turns a ticket into a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Planner {
+    /// docket's deterministic planner reads identifiers out of the ticket.
+    #[default]
+    Rules,
+    /// The configured model proposes a plan (through the gateway); docket validates
+    /// and applies it. The model never writes the code.
+    Model,
+}
+
+impl Config {
+    /// The provider docket's own model client (the `api` agent, the model planner)
+    /// talks to: `agent.provider`, else the provider of the only upstream.
+    pub fn model_provider(&self) -> Option<ProviderSetting> {
+        self.agent
+            .provider
+            .or(match self.gateway.upstreams.as_slice() {
+                [only] => Some(only.provider),
+                _ => None,
+            })
     }
 }
 
@@ -153,6 +196,19 @@ pub enum ProviderSetting {
     Anthropic,
     Openai,
     AzureOpenai,
+    /// AWS Bedrock's Converse API (docket built with the `bedrock` feature).
+    Bedrock,
+}
+
+impl ProviderSetting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderSetting::Anthropic => "anthropic",
+            ProviderSetting::Openai => "openai",
+            ProviderSetting::AzureOpenai => "azure-openai",
+            ProviderSetting::Bedrock => "bedrock",
+        }
+    }
 }
 
 /// One model provider: where it is and where its credential comes from. The
@@ -164,10 +220,17 @@ pub struct UpstreamSettings {
     pub provider: ProviderSetting,
     /// `https://…`; plain `http://` only to a loopback address.
     pub base_url: String,
-    /// Name of the environment variable holding the credential.
+    /// Name of the environment variable holding the credential (for Bedrock: a
+    /// Bedrock API key, sent as a bearer token).
     pub credential_env: Option<String>,
-    /// A file holding the credential (mode 0600).
+    /// A file holding the credential (mode 0600; for Bedrock: an AWS shared
+    /// credentials file, whose keys sign requests with SigV4).
     pub credential_file: Option<PathBuf>,
+    /// The AWS region of a Bedrock upstream (`us-east-1`). With neither
+    /// `credential_env` nor `credential_file`, a Bedrock upstream signs with the
+    /// standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`) of docket's environment.
+    pub region: Option<String>,
 }
 
 fn deserialize_usd<'de, D: serde::Deserializer<'de>>(
@@ -201,6 +264,28 @@ pub struct AgentConfig {
     pub model: Option<String>,
     /// Tools a `claude-code` agent may use without asking.
     pub allowed_tools: Vec<String>,
+    /// The provider (wire dialect) the `api` agent and the fixer's model planner
+    /// talk to; default: the provider of the only `[[gateway.upstreams]]`.
+    pub provider: Option<ProviderSetting>,
+    /// The most model turns one `api` agent invocation may take.
+    pub max_turns: u32,
+    /// How the `fixer` agent plans: `rules` (deterministic) or `model`.
+    pub planner: Planner,
+}
+
+/// Most turns an `api` agent invocation may be configured to take.
+pub const MAX_TURNS_LIMIT: u32 = 500;
+
+impl AgentConfig {
+    /// Whether this agent calls a model: a model agent, or the fixer with the model
+    /// planner.
+    pub fn calls_model(&self) -> bool {
+        match self.kind {
+            Some(AgentKind::Fixer) => self.planner == Planner::Model,
+            Some(kind) => kind.uses_model(),
+            None => false,
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -213,6 +298,9 @@ impl Default for AgentConfig {
             repair: false,
             model: None,
             allowed_tools: vec!["Read".into(), "Edit".into(), "Write".into()],
+            provider: None,
+            max_turns: 40,
+            planner: Planner::Rules,
         }
     }
 }
@@ -387,6 +475,15 @@ pub struct BudgetsConfig {
     pub ticket_agent_seconds: Option<u64>,
     pub day_attempts: Option<u64>,
     pub day_agent_seconds: Option<u64>,
+    /// Model tokens (input + output) the gateway metered for the agent attempts.
+    pub ticket_model_tokens: Option<u64>,
+    pub day_model_tokens: Option<u64>,
+    /// Model cost in micro-dollars (`ticket_model_cost_usd = 20.0` in the file), like
+    /// `GatewaySettings::max_cost_microusd`: whole numbers compare exactly.
+    #[serde(rename = "ticket_model_cost_usd", deserialize_with = "deserialize_usd")]
+    pub ticket_model_cost_microusd: Option<u64>,
+    #[serde(rename = "day_model_cost_usd", deserialize_with = "deserialize_usd")]
+    pub day_model_cost_microusd: Option<u64>,
 }
 
 /// One `[[people]]` entry: a person, the names they go by, and their roles.
@@ -703,8 +800,37 @@ fn validate_gateway(config: &Config) -> Result<(), Problem> {
                 ),
             ));
         }
+        let bedrock = upstream.provider == ProviderSetting::Bedrock;
+        match (&upstream.region, bedrock) {
+            (None, true) => {
+                return Err(problem(
+                    at("region"),
+                    "a bedrock upstream needs its AWS region, like region = \"us-east-1\"",
+                ));
+            }
+            (Some(region), true) if !is_aws_region(region) => {
+                return Err(problem(
+                    at("region"),
+                    format!("invalid AWS region {region:?}: use a region name like \"us-east-1\""),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(problem(
+                    at("region"),
+                    "region is for bedrock upstreams only",
+                ));
+            }
+            _ => {}
+        }
         match (&upstream.credential_env, &upstream.credential_file) {
-            (Some(_), Some(_)) | (None, None) => {
+            (Some(_), Some(_)) => {
+                return Err(problem(
+                    at("credential_env"),
+                    "set only one of credential_env and credential_file",
+                ));
+            }
+            // Bedrock without either signs with the standard AWS variables.
+            (None, None) if !bedrock => {
                 return Err(problem(
                     at("credential_env"),
                     "set exactly one of credential_env and credential_file",
@@ -719,17 +845,69 @@ fn validate_gateway(config: &Config) -> Result<(), Problem> {
             _ => {}
         }
     }
-    if let Some(kind) = config.agent.kind
-        && kind.uses_model()
-        && config.agent.model.is_none()
-        && gateway.allowed_models.is_empty()
-    {
+    let agent = &config.agent;
+    if agent.calls_model() && agent.model.is_none() && gateway.allowed_models.is_empty() {
         return Err(problem(
             key(&["gateway", "allowed_models"]),
             "a model agent needs a model it may call: set agent.model or gateway.allowed_models",
         ));
     }
+    // docket's own agent and the model planner send requests themselves: they must
+    // know the model and the provider's wire format.
+    let own_client = matches!(agent.kind, Some(AgentKind::Api))
+        || (agent.kind == Some(AgentKind::Fixer) && agent.planner == Planner::Model);
+    if own_client {
+        if agent.model.is_none() {
+            return Err(problem(
+                key(&["agent", "model"]),
+                "required: the model docket asks for (for azure-openai, the deployment name)",
+            ));
+        }
+        let Some(provider) = config.model_provider() else {
+            return Err(problem(
+                key(&["agent", "provider"]),
+                "say which provider to call: set agent.provider (\"anthropic\", \"openai\", \"azure-openai\" or \"bedrock\"), or configure exactly one [[gateway.upstreams]]",
+            ));
+        };
+        if !gateway.upstreams.iter().any(|u| u.provider == provider) {
+            return Err(problem(
+                key(&["agent", "provider"]),
+                format!(
+                    "no [[gateway.upstreams]] has provider = {:?}: add one (base_url and credential)",
+                    provider.as_str()
+                ),
+            ));
+        }
+    }
+    match (agent.kind, agent.provider) {
+        (Some(AgentKind::ClaudeCode), Some(p)) if p != ProviderSetting::Anthropic => {
+            return Err(problem(
+                key(&["agent", "provider"]),
+                "the Claude Code CLI speaks the Anthropic Messages API: use provider = \"anthropic\" or remove it",
+            ));
+        }
+        (Some(AgentKind::Codex), Some(p))
+            if !matches!(p, ProviderSetting::Openai | ProviderSetting::AzureOpenai) =>
+        {
+            return Err(problem(
+                key(&["agent", "provider"]),
+                "the Codex CLI speaks the OpenAI Responses API: use provider = \"openai\" or \"azure-openai\", or remove it",
+            ));
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: lowercase letters, digits and `-`.
+fn is_aws_region(region: &str) -> bool {
+    (4..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.contains('-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
 }
 
 fn validate_policy(config: &Config) -> Result<(), Problem> {
@@ -757,6 +935,14 @@ fn validate_policy(config: &Config) -> Result<(), Problem> {
         ("ticket_agent_seconds", config.budgets.ticket_agent_seconds),
         ("day_attempts", config.budgets.day_attempts),
         ("day_agent_seconds", config.budgets.day_agent_seconds),
+        ("ticket_model_tokens", config.budgets.ticket_model_tokens),
+        ("day_model_tokens", config.budgets.day_model_tokens),
+        // A negative, infinite or NaN amount is already refused when parsed.
+        (
+            "ticket_model_cost_usd",
+            config.budgets.ticket_model_cost_microusd,
+        ),
+        ("day_model_cost_usd", config.budgets.day_model_cost_microusd),
     ] {
         if value == Some(0) {
             return Err(problem(
@@ -868,6 +1054,28 @@ fn validate_agent(agent: &AgentConfig) -> Result<(), Problem> {
             validate_argv(&agent.command, key(&["agent", "command"]))?;
         }
         Some(AgentKind::ClaudeCode | AgentKind::Codex) => {}
+        Some(AgentKind::Api) if !agent.command.is_empty() => {
+            return Err(problem(
+                key(&["agent", "command"]),
+                r#"the api agent runs inside docket; remove `command` when kind = "api""#,
+            ));
+        }
+        Some(AgentKind::Api) => {}
+    }
+    if agent.max_turns == 0 || agent.max_turns > MAX_TURNS_LIMIT {
+        return Err(problem(
+            key(&["agent", "max_turns"]),
+            format!(
+                "max_turns = {} is out of range: use 1 to {MAX_TURNS_LIMIT}",
+                agent.max_turns
+            ),
+        ));
+    }
+    if agent.planner == Planner::Model && agent.kind != Some(AgentKind::Fixer) {
+        return Err(problem(
+            key(&["agent", "planner"]),
+            r#"planner = "model" is for kind = "fixer": the other agents plan for themselves"#,
+        ));
     }
     for (i, name) in agent.env.iter().enumerate() {
         if !is_env_name(name) {
@@ -1028,10 +1236,14 @@ assignees = []
 
 [agent]
 # How the agent runs. "exec" runs `command` as a process, without a shell;
-# "fixer" is docket's own Terraform fixer (plans from the ticket, no model, no command).
-# No agent is configured until kind and command are set, and docket will not run one.
+# "fixer" is docket's own Terraform fixer (plans from the ticket, no command);
+# "claude-code" and "codex" run those CLIs, and "api" is docket's own tool-using
+# agent; all three reach their model only through docket's gateway ([gateway]).
+# No agent is configured until kind (and for "exec", command) is set, and docket will
+# not run one.
 # kind = "exec"
-# The agent's program and arguments (argv). Required when kind = "exec".
+# The agent's program and arguments (argv). Required when kind = "exec"; for
+# "claude-code" and "codex" the CLI (default "claude" / "codex").
 # command = ["./scripts/agent.sh"]
 # How long one agent run may take.
 timeout = "10m"
@@ -1039,10 +1251,20 @@ timeout = "10m"
 env = []
 # Whether the agent can be given a failing validation report to repair its change.
 repair = false
-# The model a "claude-code" or "codex" agent asks for; the gateway allows it.
+# The model a model agent asks for; the gateway allows it. For azure-openai, the
+# deployment name.
 # model = "claude-sonnet-4-5"
 # Tools a "claude-code" agent may use without asking (edits stay inside the worktree).
 allowed_tools = ["Read", "Edit", "Write"]
+# The provider the "api" agent and the fixer's model planner call: "anthropic",
+# "openai", "azure-openai" or "bedrock". Default: the only [[gateway.upstreams]].
+# provider = "anthropic"
+# The most model turns one "api" agent invocation may take (1 to 500).
+max_turns = 40
+# How the "fixer" plans: "rules" reads identifiers out of the ticket; "model" asks
+# the model for a plan, which docket validates and applies (the model never writes
+# the code; an invalid plan becomes needs-human).
+planner = "rules"
 
 [rules]
 # Globs of files the agent may change, relative to the repository root.
@@ -1112,9 +1334,17 @@ min = 1
 # ticket_agent_seconds = 3600
 # day_attempts = 100
 # day_agent_seconds = 36000
+# Limits on what model agents used, as the gateway metered it, added up over the
+# runs of a ticket and of a UTC day: tokens (input + output) and cost in dollars.
+# A run starts only while usage is below the limit, and a change is not published
+# once its run took usage over it. (The per-run [gateway] limits stop a run early.)
+# ticket_model_tokens = 5000000
+# ticket_model_cost_usd = 20.0
+# day_model_tokens = 50000000
+# day_model_cost_usd = 200.0
 
 [gateway]
-# Model agents ("claude-code", "codex") reach their model only through docket's
+# Model agents ("claude-code", "codex", "api") reach their model only through docket's
 # gateway, which injects the real credential (the agent gets a dummy key), enforces
 # the model allowlist and the limits below, redacts secrets from requests, and records
 # every exchange in the ledger.
@@ -1128,8 +1358,11 @@ redaction = "redact"
 # max_cost_usd = 5.0
 # How long one request to a provider may take.
 request_timeout = "5m"
-# One [[gateway.upstreams]] per provider: "anthropic", "openai" or "azure-openai".
-# The credential comes from an environment variable or a 0600 file, never from here.
+# One [[gateway.upstreams]] per provider: "anthropic", "openai", "azure-openai" or
+# "bedrock" (with region = "us-east-1"; signs with AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY unless a credential is set; needs docket built with the
+# `bedrock` feature). The credential comes from an environment variable or a 0600
+# file, never from here.
 # [[gateway.upstreams]]
 # name = "anthropic"
 # provider = "anthropic"
@@ -1226,6 +1459,9 @@ mod tests {
                     repair: false,
                     model: None,
                     allowed_tools: vec!["Read".into(), "Edit".into(), "Write".into()],
+                    provider: None,
+                    max_turns: 40,
+                    planner: Planner::Rules,
                 },
                 rules: RulesConfig {
                     allowed_paths: vec!["**".into()],
@@ -1553,12 +1789,139 @@ author_email = "bot@example.com"
                 "https://x.example.com",
                 "credential_env = \"K\"\ncredential_file = \"/k\""
             ))
-            .contains("set exactly one of credential_env and credential_file")
+            .contains("set only one of credential_env and credential_file")
+        );
+        assert!(
+            error(&upstream("https://x.example.com", ""))
+                .contains("set exactly one of credential_env and credential_file")
         );
         assert!(
             error("[agent]\nkind = \"claude-code\"\n")
                 .contains("a model agent needs a model it may call")
         );
+    }
+
+    #[test]
+    fn the_api_agent_planner_and_bedrock_settings_are_checked() {
+        let bedrock = "[[gateway.upstreams]]\nname = \"b\"\nprovider = \"bedrock\"\nbase_url = \"https://bedrock-runtime.us-east-1.amazonaws.com\"\n";
+        // docket's own client needs a model and a provider it has an upstream for.
+        let api =
+            format!("[agent]\nkind = \"api\"\nmodel = \"m\"\n{bedrock}region = \"us-east-1\"\n");
+        let config = parse(&api).unwrap();
+        assert_eq!(config.model_provider(), Some(ProviderSetting::Bedrock));
+        assert!(config.agent.calls_model());
+        assert_eq!(config.agent.max_turns, 40);
+        let cases: &[(&str, &str)] = &[
+            (
+                "[agent]\nkind = \"api\"\nmodel = \"m\"\n",
+                "agent.provider: say which provider to call",
+            ),
+            (
+                "[agent]\nkind = \"api\"\nmodel = \"m\"\nprovider = \"openai\"\n",
+                "agent.provider: no [[gateway.upstreams]] has provider = \"openai\"",
+            ),
+            (
+                "[agent]\nkind = \"api\"\ncommand = [\"x\"]\nmodel = \"m\"\n",
+                "agent.command: the api agent runs inside docket",
+            ),
+            (
+                "[agent]\nkind = \"api\"\nmax_turns = 0\n",
+                "agent.max_turns: max_turns = 0 is out of range: use 1 to 500",
+            ),
+            (
+                "[agent]\nkind = \"exec\"\ncommand = [\"x\"]\nplanner = \"model\"\n",
+                "agent.planner: planner = \"model\" is for kind = \"fixer\"",
+            ),
+            (
+                "[agent]\nkind = \"fixer\"\nplanner = \"model\"\n[gateway]\nallowed_models = [\"*\"]\n",
+                "agent.model: required",
+            ),
+            (
+                "[agent]\nkind = \"claude-code\"\nmodel = \"m\"\nprovider = \"openai\"\n",
+                "the Claude Code CLI speaks the Anthropic Messages API",
+            ),
+            (
+                "[agent]\nkind = \"codex\"\nmodel = \"m\"\nprovider = \"anthropic\"\n",
+                "the Codex CLI speaks the OpenAI Responses API",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(text);
+            assert!(message.contains(expected), "{text}\n=> {message}");
+        }
+        let no_region = format!("[agent]\nkind = \"api\"\nmodel = \"m\"\n{bedrock}");
+        assert!(error(&no_region).contains("a bedrock upstream needs its AWS region"));
+        let bad_region = format!("{bedrock}region = \"US East\"\n");
+        assert!(error(&bad_region).contains("invalid AWS region \"US East\""));
+        let region_elsewhere = "[[gateway.upstreams]]\nname = \"o\"\nprovider = \"openai\"\nbase_url = \"https://api.openai.com\"\ncredential_env = \"K\"\nregion = \"us-east-1\"\n";
+        assert!(error(region_elsewhere).contains("region is for bedrock upstreams only"));
+        // The fixer with the model planner, on the only upstream.
+        let planner = "[agent]\nkind = \"fixer\"\nplanner = \"model\"\nmodel = \"claude-sonnet-4-5\"\n[[gateway.upstreams]]\nname = \"a\"\nprovider = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\ncredential_env = \"K\"\n";
+        let config = parse(planner).unwrap();
+        assert!(config.agent.calls_model());
+        assert_eq!(config.model_provider(), Some(ProviderSetting::Anthropic));
+    }
+
+    #[test]
+    fn budgets_parse_and_nonsense_limits_are_refused() {
+        let config = parse(
+            "[budgets]\nticket_attempts = 6\nticket_model_tokens = 5000000\nticket_model_cost_usd = 20\nday_model_tokens = 50000000\nday_model_cost_usd = 0.25\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.budgets,
+            BudgetsConfig {
+                ticket_attempts: Some(6),
+                ticket_agent_seconds: None,
+                day_attempts: None,
+                day_agent_seconds: None,
+                ticket_model_tokens: Some(5_000_000),
+                day_model_tokens: Some(50_000_000),
+                ticket_model_cost_microusd: Some(20_000_000),
+                day_model_cost_microusd: Some(250_000),
+            }
+        );
+
+        let cases = [
+            (
+                "[budgets]\nticket_attempts = 0\n",
+                "docket.toml:2:19: budgets.ticket_attempts: ticket_attempts = 0 would refuse every run: remove it for no limit",
+            ),
+            (
+                "[budgets]\nday_model_tokens = 0\n",
+                "docket.toml:2:20: budgets.day_model_tokens: day_model_tokens = 0 would refuse every run: remove it for no limit",
+            ),
+            (
+                "[budgets]\nticket_model_cost_usd = 0.0\n",
+                "docket.toml:2:25: budgets.ticket_model_cost_usd: ticket_model_cost_usd = 0 would refuse every run: remove it for no limit",
+            ),
+            (
+                "[budgets]\nday_model_tokens = -5\n",
+                "docket.toml:2:20: budgets.day_model_tokens: invalid value: integer `-5`, expected u64",
+            ),
+            (
+                "[budgets]\n\nticket_model_cost_usd = -1.5\n",
+                "docket.toml:3:25: budgets.ticket_model_cost_usd: invalid amount -1.5: use dollars, like 2.5",
+            ),
+            (
+                "[budgets]\nday_model_cost_usd = nan\n",
+                "docket.toml:2:22: budgets.day_model_cost_usd: invalid amount NaN: use dollars, like 2.5",
+            ),
+            (
+                "[budgets]\nday_model_cost_usd = inf\n",
+                "docket.toml:2:22: budgets.day_model_cost_usd: invalid amount inf: use dollars, like 2.5",
+            ),
+            (
+                "[budgets]\nday_model_cost_usd = \"5$\"\n",
+                "docket.toml:2:22: budgets.day_model_cost_usd: invalid type: string \"5$\", expected f64",
+            ),
+        ];
+        let actual: Vec<_> = cases.iter().map(|(text, _)| (*text, error(text))).collect();
+        let expected: Vec<_> = cases
+            .iter()
+            .map(|(text, message)| (*text, (*message).to_owned()))
+            .collect();
+        assert_eq!(actual, expected);
     }
 
     #[test]
@@ -1573,7 +1936,7 @@ author_email = "bot@example.com"
         );
         assert_eq!(
             error("agent.kind = \"docker\"\n"),
-            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected one of `exec`, `fixer`, `claude-code`, `codex`"
+            "docket.toml:1:14: agent.kind: unknown variant `docker`, expected one of `exec`, `fixer`, `claude-code`, `codex`, `api`"
         );
         // The fixer runs inside docket: a command beside it is a mistake, named.
         assert!(

@@ -144,6 +144,10 @@ pub fn common(point: &str, config: &Config, base_commit: &str, gov: &Governance)
                 "ticket_agent_seconds": config.budgets.ticket_agent_seconds,
                 "day_attempts": config.budgets.day_attempts,
                 "day_agent_seconds": config.budgets.day_agent_seconds,
+                "ticket_model_tokens": config.budgets.ticket_model_tokens,
+                "ticket_model_cost_usd": config.budgets.ticket_model_cost_microusd.map(dollars),
+                "day_model_tokens": config.budgets.day_model_tokens,
+                "day_model_cost_usd": config.budgets.day_model_cost_microusd.map(dollars),
             },
         },
     })
@@ -195,11 +199,17 @@ pub fn now() -> String {
         .to_string()
 }
 
-/// Agent attempts and agent wall time used so far, per ticket and per UTC day.
+/// Agent attempts, agent wall time and model usage so far, per ticket and per UTC day.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Usage {
     pub attempts: u64,
     pub agent_seconds: f64,
+    /// Model input and output tokens the gateway metered for the attempts.
+    pub model_tokens: u64,
+    /// Model cost, added up in micro-dollars so that policies compare the sum of
+    /// 0.1 and 0.2 as 0.3; policies see dollars (`model_cost_usd`).
+    #[serde(rename = "model_cost_usd", with = "micro_dollars")]
+    pub model_cost_microusd: u64,
 }
 
 impl Usage {
@@ -210,6 +220,43 @@ impl Usage {
             .iter()
             .map(|a| a.duration_ms as f64 / 1000.0)
             .sum::<f64>();
+        for model in record
+            .attempts
+            .iter()
+            .filter_map(|a| a.model_usage.as_ref())
+        {
+            self.model_tokens = self
+                .model_tokens
+                .saturating_add(model.input_tokens)
+                .saturating_add(model.output_tokens);
+            self.model_cost_microusd = self
+                .model_cost_microusd
+                .saturating_add(microdollars(model.cost_usd));
+        }
+    }
+}
+
+/// Whole micro-dollars of an amount in dollars (a negative or NaN amount is 0).
+fn microdollars(usd: f64) -> u64 {
+    // `as` saturates: NaN and negatives become 0, huge amounts u64::MAX.
+    (usd * 1e6).round() as u64
+}
+
+/// Dollars of an amount in micro-dollars, as policies see it.
+fn dollars(microusd: u64) -> f64 {
+    microusd as f64 / 1e6
+}
+
+/// `model_cost_usd`: dollars on the wire, micro-dollars in [`Usage`].
+mod micro_dollars {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(microusd: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(super::dollars(*microusd))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        f64::deserialize(deserializer).map(super::microdollars)
     }
 }
 
@@ -344,5 +391,175 @@ pub fn later(a: &str, b: &str) -> bool {
     match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
         (Ok(a), Ok(b)) => a > b,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use docket_policy::Point;
+
+    use super::*;
+
+    /// A run record of `ticket` whose agent attempts used `models` (input tokens,
+    /// output tokens, dollars); `None` is an attempt without model usage, like an
+    /// `exec` agent's.
+    fn record(
+        run_id: &str,
+        ticket: &str,
+        started_at: &str,
+        models: &[Option<(u64, u64, f64)>],
+    ) -> RunRecord {
+        let attempts: Vec<Value> = models
+            .iter()
+            .enumerate()
+            .map(|(i, model)| {
+                let mut attempt = json!({
+                    "purpose": "agent", "attempt": i + 1, "argv": [], "exit_code": 0,
+                    "signal": null, "timed_out": false, "duration_ms": 1500,
+                    "stdout_digest": "sha256:00", "stderr_digest": "sha256:00",
+                });
+                if let Some((input_tokens, output_tokens, cost_usd)) = model {
+                    attempt["model_usage"] = json!({
+                        "requests": 2, "input_tokens": input_tokens,
+                        "output_tokens": output_tokens, "cost_usd": cost_usd,
+                    });
+                }
+                attempt
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "schema": crate::record::RUN_SCHEMA, "run_id": run_id,
+            "started_at": started_at, "finished_at": started_at,
+            "ticket": {"id": ticket, "title": "t", "source": "s", "digest": "sha256:00", "labels": []},
+            "initiator": "alice", "repository": {"alias": "r", "root": "/r", "base_ref": "main"},
+            "worker": {"host": "h", "docket_version": "0", "key": "k"},
+            "agent": {"kind": "claude-code", "command": [], "model": "m"},
+            "attempts": attempts, "rules": [], "validation_mode": "off", "validation": [],
+            "checks": [], "outcome": {"status": "published", "reasons": []},
+            "ledger": {"index": null, "stages": []},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn usage_adds_up_model_tokens_and_cost_per_ticket_and_per_day() {
+        let today = now();
+        let records: BTreeMap<String, RunRecord> = [
+            record(
+                "a",
+                "T-1",
+                &today,
+                &[Some((1000, 200, 0.1)), None, Some((300, 40, 0.2))],
+            ),
+            record("b", "T-2", &today, &[Some((5000, 0, 1.25))]),
+            // Another ticket on another day counts for neither.
+            record(
+                "c",
+                "T-3",
+                "2020-01-01T00:00:00Z",
+                &[Some((9999, 9999, 9.0))],
+            ),
+            // The run being decided is not counted twice.
+            record("d", "T-1", &today, &[Some((7, 7, 7.0))]),
+        ]
+        .into_iter()
+        .map(|r| (r.run_id.clone(), r))
+        .collect();
+        let this_run = record("d", "T-1", &today, &[Some((10, 5, 0.000_001))]);
+
+        let expected = json!({
+            "ticket": {"attempts": 3, "agent_seconds": 4.5, "model_tokens": 1540, "model_cost_usd": 0.3},
+            "day": {"attempts": 4, "agent_seconds": 6.0, "model_tokens": 6540, "model_cost_usd": 1.55},
+        });
+        assert_eq!(usage(&records, "T-1", "d", None), expected);
+        assert_eq!(
+            usage(&records, "T-1", "d", Some(&this_run)),
+            json!({
+                "ticket": {"attempts": 4, "agent_seconds": 6.0, "model_tokens": 1555, "model_cost_usd": 0.300_001},
+                "day": {"attempts": 5, "agent_seconds": 7.5, "model_tokens": 6555, "model_cost_usd": 1.550_001},
+            })
+        );
+        // No runs: zeros, never a missing number (the policies deny a limit with no
+        // usage to compare).
+        assert_eq!(
+            usage(&BTreeMap::new(), "T-1", "d", None),
+            json!({
+                "ticket": {"attempts": 0, "agent_seconds": 0.0, "model_tokens": 0, "model_cost_usd": 0.0},
+                "day": {"attempts": 0, "agent_seconds": 0.0, "model_tokens": 0, "model_cost_usd": 0.0},
+            })
+        );
+    }
+
+    #[test]
+    fn model_budgets_reach_the_policies_in_dollars() {
+        let config = docket_core::config::parse_config(
+            "docket.toml",
+            "[budgets]\nticket_model_tokens = 5000\nticket_model_cost_usd = 0.3\nday_model_cost_usd = 20\n",
+        )
+        .unwrap();
+        let gov = Governance {
+            policy: Policy::compile(&Bundle::builtin(), limits(&config)),
+            people: People::default(),
+        };
+        let today = now();
+        let records: BTreeMap<String, RunRecord> = [record(
+            "a",
+            "T-1",
+            &today,
+            &[Some((1000, 200, 0.1)), Some((300, 40, 0.2))],
+        )]
+        .into_iter()
+        .map(|r| (r.run_id.clone(), r))
+        .collect();
+        let decide = |point: Point, budget: Value| {
+            let input = with(
+                common(
+                    point.as_str(),
+                    &config,
+                    "0123456789abcdef0123456789abcdef01234567",
+                    &gov,
+                ),
+                json!({"budget": budget}),
+            );
+            assert_eq!(
+                input["config"]["budgets"],
+                json!({
+                    "ticket_attempts": null, "ticket_agent_seconds": null,
+                    "day_attempts": null, "day_agent_seconds": null,
+                    "ticket_model_tokens": 5000, "ticket_model_cost_usd": 0.3,
+                    "day_model_tokens": null, "day_model_cost_usd": 20.0,
+                })
+            );
+            gov.policy.decide(point, &input).deny
+        };
+        // 0.1 + 0.2 dollars is 0.3, which uses the budget up before the next run…
+        assert_eq!(
+            decide(Point::Run, usage(&records, "T-1", "b", None)),
+            ["budget: ticket model dollars 0.3 of 0.3 used"]
+        );
+        // …but is not over it when publishing.
+        assert_eq!(
+            decide(
+                Point::Publish,
+                usage(&records, "T-1", "a", records.get("a"))
+            ),
+            [] as [String; 0]
+        );
+    }
+
+    #[test]
+    fn usage_reads_back_as_written() {
+        let usage = Usage {
+            attempts: 2,
+            agent_seconds: 1.5,
+            model_tokens: 12,
+            model_cost_microusd: 1_630_000,
+        };
+        let written = serde_json::to_value(usage).unwrap();
+        assert_eq!(
+            written,
+            json!({"attempts": 2, "agent_seconds": 1.5, "model_tokens": 12, "model_cost_usd": 1.63})
+        );
+        assert_eq!(serde_json::from_value::<Usage>(written).unwrap(), usage);
     }
 }

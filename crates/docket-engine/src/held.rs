@@ -333,7 +333,7 @@ impl Engine {
             ticket_file: PathBuf::new(),
             record,
             cancel,
-            gov: &gov,
+            gov: std::sync::Arc::new(gov),
             history,
             findings,
             fixer,
@@ -341,6 +341,8 @@ impl Engine {
             model_usage: Default::default(),
             model_stop: None,
             model_trouble: None,
+            conversation: None,
+            run_input: None,
         };
         let input = self.publish_input(&ctx, &summary, &last_change, &approvals, &exceptions)?;
         let decision = self

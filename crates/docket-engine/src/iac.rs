@@ -131,18 +131,30 @@ fn fingerprints(report: &ScanReport) -> Vec<String> {
         .collect()
 }
 
-/// The fixer agent: plan from the ticket, apply the plan, re-scan. No model.
+/// The fixer agent with the deterministic planner: plan from the ticket, apply the
+/// plan, re-scan. No model.
 pub fn run_fixer(dir: &Path, ticket: &str) -> Result<FixerReport, EngineError> {
     let catalog = Catalog::builtin().map_err(|e| EngineError::Config(e.to_string()))?;
     let (root, sources) = read_workspace(dir)?;
     let plan = make_plan(&sources, catalog, ticket);
+    apply_plan(&root, &sources, catalog, plan)
+}
+
+/// Applies a plan (from either planner) to the workspace at `root`, writes the
+/// changed files back, re-scans, and reports.
+pub fn apply_plan(
+    root: &Path,
+    sources: &SourceSet,
+    catalog: &Catalog,
+    plan: Plan,
+) -> Result<FixerReport, EngineError> {
     let req: FixRequest = plan.request();
     let opts = ScanOptions {
         rules: Default::default(),
         min_severity: None,
         params: req.params.clone(),
     };
-    let before = scan(&Workspace::load(&sources), catalog, &opts);
+    let before = scan(&Workspace::load(sources), catalog, &opts);
     let outcome = if plan.items.is_empty() {
         FixOutcome {
             changed: Default::default(),
@@ -150,9 +162,9 @@ pub fn run_fixer(dir: &Path, ticket: &str) -> Result<FixerReport, EngineError> {
             skipped: Vec::new(),
         }
     } else {
-        fix(&sources, catalog, &req)
+        fix(sources, catalog, &req)
     };
-    write_changes(&root, &outcome)?;
+    write_changes(root, &outcome)?;
     let mut fixed = sources.clone();
     for (p, t) in &outcome.changed {
         fixed.insert(p.clone(), t.clone());

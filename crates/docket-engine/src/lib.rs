@@ -1,6 +1,7 @@
 //! The golden path: intake, isolated worktrees, agents, diff collection, repository
 //! rules, validation, governance checks, publish, and the evidence of each step.
 
+mod api_agent;
 pub mod attest;
 pub mod gate;
 pub mod git;
@@ -8,6 +9,8 @@ pub mod governance;
 pub mod held;
 pub mod iac;
 mod model_agent;
+mod model_client;
+mod model_planner;
 pub mod package;
 pub mod process;
 pub mod record;
@@ -16,3 +19,4 @@ pub mod report;
 pub mod review;
 pub mod rules;
 pub mod run;
+mod tools;

@@ -127,7 +127,7 @@ pub struct AgentRef {
 }
 
 /// One run of the agent: the first, a repair, or a governance check's re-run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AgentAttempt {
     pub purpose: String,
     pub attempt: u32,
@@ -138,6 +138,22 @@ pub struct AgentAttempt {
     pub duration_ms: u64,
     pub stdout_digest: String,
     pub stderr_digest: String,
+    /// What a model-calling agent used in this attempt, from its gateway: the
+    /// per-ticket and per-day token and cost budgets add these up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_usage: Option<ModelUsage>,
+    /// The validation report a repair was given (blob digest, secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_report: Option<String>,
+}
+
+/// Model requests, tokens and cost of one agent attempt, as its gateway metered them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct ModelUsage {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

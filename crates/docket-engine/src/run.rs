@@ -342,7 +342,7 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) ticket_file: PathBuf,
     pub(crate) record: RunRecord,
     pub(crate) cancel: watch::Receiver<bool>,
-    pub(crate) gov: &'a Governance,
+    pub(crate) gov: Arc<Governance>,
     /// Latest record of every earlier run (budget usage).
     pub(crate) history: std::collections::BTreeMap<String, RunRecord>,
     /// The IaC fixer's report on its change, for the publish decision.
@@ -358,6 +358,11 @@ pub(crate) struct RunCtx<'a> {
     /// What went wrong between the agent and its model provider in the last
     /// invocation (errors, refusals), for the run's reasons when it fails.
     pub(crate) model_trouble: Option<String>,
+    /// The `api` agent's conversation so far, which a repair continues.
+    pub(crate) conversation: Option<Vec<crate::model_client::Message>>,
+    /// The run decision's input, which the gateway decides again for every model a
+    /// request asks for.
+    pub(crate) run_input: Option<Value>,
 }
 
 /// The engine: the ledger evidence goes into, and DOCKET_HOME for worktrees and
@@ -377,7 +382,7 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         let governed = load_governed(&opts.repo, opts.base.as_deref()).await?;
         let config = &governed.config;
-        let gov = governance::load(&governed.repo, &governed.base_commit, config).await?;
+        let gov = Arc::new(governance::load(&governed.repo, &governed.base_commit, config).await?);
         let history = governance::latest_records(&self.ledger).await?;
         let Some(agent_kind) = config.agent.kind else {
             return Err(EngineError::Config(format!(
@@ -436,15 +441,11 @@ impl Engine {
                 key,
             },
             agent: AgentRef {
-                kind: match agent_kind {
-                    AgentKind::Exec => "exec".into(),
-                    AgentKind::Fixer => "fixer".into(),
-                    AgentKind::ClaudeCode => "claude-code".into(),
-                    AgentKind::Codex => "codex".into(),
-                },
+                kind: agent_kind.as_str().into(),
                 command: config.agent.command.clone(),
-                model: agent_kind
-                    .uses_model()
+                model: config
+                    .agent
+                    .calls_model()
                     .then(|| config.agent.model.clone())
                     .flatten(),
             },
@@ -471,13 +472,15 @@ impl Engine {
             ticket_file,
             record,
             cancel,
-            gov: &gov,
+            gov: gov.clone(),
             history,
             findings: None,
             fixer: None,
             model_usage: Default::default(),
             model_stop: None,
             model_trouble: None,
+            conversation: None,
+            run_input: None,
             last_change_at: String::new(),
         };
 
@@ -515,6 +518,7 @@ impl Engine {
                 "budget": budget,
             }),
         );
+        ctx.run_input = Some(input.clone());
         let decision = self.decide(&mut ctx, &mut rec, Point::Run, input).await?;
         if !decision.allowed() {
             ctx.record.outcome = RunOutcome {
@@ -694,7 +698,7 @@ impl Engine {
             if mode == Mode::Off {
                 continue;
             }
-            let result = self.check(ctx, rec, check, mode, &diff).await?;
+            let result = self.check(ctx, rec, check, mode, wt, &diff).await?;
             if *ctx.cancel.borrow() {
                 ctx.record.outcome = cancelled();
                 return Ok(None);
@@ -767,7 +771,7 @@ impl Engine {
             point,
             &ctx.governed.config,
             &ctx.governed.base_commit,
-            ctx.gov,
+            &ctx.gov,
         )
     }
 
@@ -781,7 +785,7 @@ impl Engine {
         exceptions: &[(u64, governance::Grant)],
     ) -> Result<Value, EngineError> {
         let record = &ctx.record;
-        let gov = ctx.gov;
+        let gov = &ctx.gov;
         let common = self.common(ctx, "publish");
         let time = common["time"].as_str().unwrap_or_default().to_owned();
         let (approvals, exceptions) = governance::grant_inputs(approvals, exceptions, &time);
@@ -859,7 +863,7 @@ impl Engine {
         point: Point,
         input: Value,
     ) -> Result<Decision, EngineError> {
-        let (decision, payload, blob) = evaluate(ctx.gov, point, &input, rec.ledger.blobs())?;
+        let (decision, payload, blob) = evaluate(&ctx.gov, point, &input, rec.ledger.blobs())?;
         rec.stage(kinds::POLICY, payload, vec![blob]).await?;
         ctx.record.decisions.push(summary(&decision));
         Ok(decision)
@@ -895,9 +899,13 @@ impl Engine {
         if let Some(kind) = config.agent.kind
             && kind.uses_model()
         {
-            return self
-                .run_model_agent(ctx, rec, kind, dir, purpose, attempt, &extra)
-                .await;
+            let step = AgentStep {
+                dir,
+                purpose,
+                attempt,
+                report,
+            };
+            return self.run_model_agent(ctx, rec, kind, step, &extra).await;
         }
         let spec = CommandSpec {
             argv: config.agent.command.clone(),
@@ -908,46 +916,107 @@ impl Engine {
             output_limit: OUTPUT_LIMIT,
         };
         let outcome = run_command(&spec, &mut ctx.cancel).await?;
-        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, None).await?;
+        let evidence = AttemptEvidence {
+            report,
+            ..AttemptEvidence::default()
+        };
+        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, evidence).await?;
         Ok((outcome, attempt))
     }
 
-    /// A model CLI (Claude Code, Codex) behind a gateway started for this invocation.
-    #[allow(clippy::too_many_arguments)]
+    /// A model agent (Claude Code, Codex, docket's `api` agent) behind a gateway
+    /// started for this invocation.
     async fn run_model_agent(
         &self,
         ctx: &mut RunCtx<'_>,
         rec: &mut Recorder,
         kind: AgentKind,
-        dir: &Path,
-        purpose: &str,
-        attempt: u32,
+        step: AgentStep<'_>,
         extra: &[(String, String)],
     ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
         use crate::model_agent;
         let config = &ctx.governed.config;
-        let gateway = docket_gateway::Gateway::start(
-            model_agent::gateway_config(config, &ctx.model_usage),
+        let gateway = self.start_gateway(ctx).await?;
+        // A repair continues the `api` agent's conversation; checks start afresh.
+        let conversation = match step.purpose {
+            "repair" => ctx.conversation.clone(),
+            _ => None,
+        };
+        let input = model_agent::InvocationInput {
+            kind,
+            config,
+            dir: step.dir,
+            scratch: model_agent::scratch_dir(&ctx.run_dir, step.purpose, step.attempt),
+            ticket_file: &ctx.ticket_file,
+            docket_env: extra,
+            report: step.report,
+            conversation,
+        };
+        let (invoked, summary) = self.supervised(ctx, gateway, input).await;
+        let mut invoked = invoked?;
+        if matches!(step.purpose, "initial" | "repair") {
+            ctx.conversation = invoked.conversation.take();
+        }
+        let evidence =
+            model_agent::evidence(kind, config.agent.model.as_deref(), &invoked, &summary);
+        self.account(ctx, rec, &summary, invoked.problem.take())
+            .await?;
+        if summary.stop.is_some() {
+            // Stopped by a limit, not by the user: say so rather than "cancelled".
+            invoked.outcome.cancelled = *ctx.cancel.borrow();
+        }
+        let evidence = AttemptEvidence {
+            model: Some(evidence),
+            fixer: None,
+            report: step.report,
+        };
+        let attempt = record_attempt(
+            ctx,
+            rec,
+            step.purpose,
+            step.attempt,
+            &invoked.outcome,
+            evidence,
+        )
+        .await?;
+        Ok((invoked.outcome, attempt))
+    }
+
+    /// A gateway for one invocation of this run: what is left of the run's limits,
+    /// and the run decision taken again for every model a request asks for.
+    async fn start_gateway(
+        &self,
+        ctx: &RunCtx<'_>,
+    ) -> Result<docket_gateway::Gateway, EngineError> {
+        let policy: Option<Arc<dyn docket_gateway::RequestPolicy>> =
+            ctx.run_input.clone().map(|input| {
+                Arc::new(crate::model_agent::WirePolicy::new(
+                    ctx.gov.clone(),
+                    input,
+                    self.ledger.blobs().clone(),
+                )) as Arc<dyn docket_gateway::RequestPolicy>
+            });
+        docket_gateway::Gateway::start(
+            crate::model_agent::gateway_config(&ctx.governed.config, &ctx.model_usage, policy),
             self.ledger.clone(),
             &ctx.record.run_id,
         )
         .await
-        .map_err(|e| EngineError::Config(format!("cannot start the model gateway: {e}")))?;
-        let scratch = model_agent::scratch_dir(&ctx.run_dir, purpose, attempt);
-        let invocation = model_agent::invocation(
-            kind,
-            config,
-            &gateway,
-            dir,
-            &scratch,
-            &ctx.ticket_file,
-            extra,
-            config.agent.timeout,
-        )?;
-        let (_keep, mut no_cancel) = crate::process::cancel_channel();
-        let version = run_command(&invocation.version, &mut no_cancel).await;
+        .map_err(|e| EngineError::Config(format!("cannot start the model gateway: {e}")))
+    }
 
-        // The agent stops when the run is cancelled or the gateway hits a limit.
+    /// Runs one invocation against `gateway`, stopping it when the run is cancelled
+    /// or the gateway reaches a limit; returns it with the gateway's summary (every
+    /// exchange durable).
+    async fn supervised(
+        &self,
+        ctx: &RunCtx<'_>,
+        gateway: docket_gateway::Gateway,
+        input: crate::model_agent::InvocationInput<'_>,
+    ) -> (
+        Result<crate::model_agent::Invoked, EngineError>,
+        docket_gateway::GatewaySummary,
+    ) {
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let mut run_cancel = ctx.cancel.clone();
         let mut limit = gateway.stopped();
@@ -963,35 +1032,41 @@ impl Engine {
                 }
             }
         });
-        let outcome = run_command(&invocation.spec, &mut stop_rx).await;
+        let invoked = crate::model_agent::invoke(input, &gateway, &mut stop_rx).await;
         forward.abort();
         let summary = gateway.shutdown().await;
-        let _ = std::fs::remove_dir_all(&scratch);
-        let mut outcome = outcome?;
-        let version = version?;
-        ctx.model_usage.add(&summary);
-        ctx.model_trouble = model_agent::trouble(&summary);
+        (invoked, summary)
+    }
+
+    /// Adds an invocation's model usage to the run, links its gateway entries, and
+    /// notes what went wrong with the provider or the agent.
+    async fn account(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        summary: &docket_gateway::GatewaySummary,
+        problem: Option<String>,
+    ) -> Result<(), EngineError> {
+        use crate::model_agent;
+        ctx.model_usage.add(summary);
+        let troubles: Vec<String> = problem
+            .into_iter()
+            .chain(model_agent::trouble(summary))
+            .collect();
+        ctx.model_trouble = (!troubles.is_empty()).then(|| troubles.join("; "));
         if let Some(reason) = &summary.stop {
-            // Stopped by a limit, not by the user: say so rather than "cancelled".
-            outcome.cancelled = *ctx.cancel.borrow();
             ctx.model_stop = Some(reason.clone());
         }
         rec.settle().await?;
-        rec.stages.extend(model_agent::linked_entries(&summary));
-        let evidence = model_agent::evidence(
-            kind,
-            config.agent.model.as_deref(),
-            &version,
-            &outcome,
-            &summary,
-        );
-        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, Some(evidence)).await?;
-        Ok((outcome, attempt))
+        rec.stages.extend(model_agent::linked_entries(summary));
+        Ok(())
     }
 
-    /// The built-in `fixer` agent: plans from the ticket and applies the plan in
-    /// `dir`, in-process and without a model. Its report is the attempt's stdout,
-    /// so the plan, the rule references and every finding's status are evidence.
+    /// The built-in `fixer` agent: plans from the ticket (deterministically, or by
+    /// asking the model through the gateway for a plan it then checks) and applies
+    /// the plan in `dir`, in-process. Its report is the attempt's stdout, so the plan,
+    /// the rule references and every finding's status are evidence. The engine, never
+    /// the model, writes the code.
     async fn run_fixer_agent(
         &self,
         ctx: &mut RunCtx<'_>,
@@ -1002,13 +1077,55 @@ impl Engine {
     ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
         let started = std::time::Instant::now();
         let ticket = std::fs::read_to_string(&ctx.ticket_file).map_err(io_err(&ctx.ticket_file))?;
+        let config = &ctx.governed.config;
+        let mut model = None;
+        let mut planned = None;
+        if config.agent.planner == docket_core::config::Planner::Model {
+            let gateway = self.start_gateway(ctx).await?;
+            let input = crate::model_agent::InvocationInput {
+                kind: AgentKind::Fixer,
+                config,
+                dir,
+                scratch: crate::model_agent::scratch_dir(&ctx.run_dir, purpose, attempt),
+                ticket_file: &ctx.ticket_file,
+                docket_env: &[],
+                report: None,
+                conversation: None,
+            };
+            let (invoked, summary) = self.supervised(ctx, gateway, input).await;
+            let mut invoked = invoked?;
+            model = Some(crate::model_agent::evidence(
+                AgentKind::Fixer,
+                config.agent.model.as_deref(),
+                &invoked,
+                &summary,
+            ));
+            self.account(ctx, rec, &summary, None).await?;
+            if invoked.plan.is_none() {
+                // Stopped (cancelled, a limit, the timeout) before a plan came back.
+                let outcome = invoked.outcome;
+                let evidence = AttemptEvidence {
+                    model,
+                    ..AttemptEvidence::default()
+                };
+                let attempt =
+                    record_attempt(ctx, rec, purpose, attempt, &outcome, evidence).await?;
+                return Ok((outcome, attempt));
+            }
+            planned = invoked.plan.take();
+        }
         let dir_owned = dir.to_owned();
-        let report =
-            tokio::task::spawn_blocking(move || crate::iac::run_fixer(&dir_owned, &ticket))
-                .await
-                .map_err(|e| {
-                    EngineError::Config(format!("the fixer stopped unexpectedly: {e}"))
-                })??;
+        let report = tokio::task::spawn_blocking(move || match planned {
+            Some(plan) => {
+                let catalog = docket_iac::catalog::Catalog::builtin()
+                    .map_err(|e| EngineError::Config(e.to_string()))?;
+                let (root, sources) = crate::iac::read_workspace(&dir_owned)?;
+                crate::iac::apply_plan(&root, &sources, catalog, plan)
+            }
+            None => crate::iac::run_fixer(&dir_owned, &ticket),
+        })
+        .await
+        .map_err(|e| EngineError::Config(format!("the fixer stopped unexpectedly: {e}")))??;
         let verdict = report.verdict;
         let stdout =
             serde_json::to_vec_pretty(&report).map_err(|e| EngineError::Config(e.to_string()))?;
@@ -1030,21 +1147,9 @@ impl Engine {
             stdout_truncated: false,
             stderr_truncated: false,
         };
-        let stdout_blob = rec.blob(&outcome.stdout)?;
-        let stderr_blob = rec.blob(&outcome.stderr)?;
-        let attempt = AgentAttempt {
-            purpose: purpose.into(),
-            attempt,
-            argv: outcome.argv.clone(),
-            exit_code: outcome.exit_code,
-            signal: None,
-            timed_out: false,
-            duration_ms: outcome.duration.as_millis() as u64,
-            stdout_digest: stdout_blob.to_string(),
-            stderr_digest: stderr_blob.to_string(),
-        };
         let fixer = json!({
             "verdict": verdict,
+            "planner": if model.is_some() { "model" } else { "rules" },
             "plan": report.plan,
             "applied": report.outcome.applied,
             "skipped": report.outcome.skipped,
@@ -1053,13 +1158,23 @@ impl Engine {
         });
         ctx.findings = Some(fixer_findings(&fixer));
         ctx.fixer = Some(fixer.clone());
-        rec.stage(
-            kinds::AGENT,
-            json!({"attempt": attempt, "cancelled": false, "fixer": fixer}),
-            vec![stdout_blob, stderr_blob],
-        )
-        .await?;
-        ctx.record.attempts.push(attempt.clone());
+        if report.outcome.applied.is_empty() && !report.plan.needs_human.is_empty() {
+            // Nothing was changed because the plan needs a human: say why, so that a
+            // "no change" run names the reason.
+            let reasons: Vec<String> = report
+                .plan
+                .needs_human
+                .iter()
+                .map(|n| format!("needs-human: {}: {}", n.subject, n.reason))
+                .collect();
+            ctx.model_trouble = Some(reasons.join("; "));
+        }
+        let evidence = AttemptEvidence {
+            model,
+            fixer: Some(fixer),
+            report: None,
+        };
+        let attempt = record_attempt(ctx, rec, purpose, attempt, &outcome, evidence).await?;
         Ok((outcome, attempt))
     }
 
@@ -1218,8 +1333,12 @@ impl Engine {
         rec: &mut Recorder,
         check: &str,
         mode: Mode,
+        judged: &Worktree,
         original: &Diff,
     ) -> Result<CheckResult, EngineError> {
+        if check == "reproducibility" && ctx.governed.config.agent.calls_model() {
+            return self.check_by_replay(ctx, rec, mode, judged, original).await;
+        }
         let path = ctx
             .home
             .join("worktrees")
@@ -1253,6 +1372,19 @@ impl Engine {
         .await;
         ctx.governed.repo.remove_worktree(&wt).await?;
         let (verdict, detail) = outcome?;
+        self.record_check(ctx, rec, check, mode, verdict, detail)
+            .await
+    }
+
+    async fn record_check(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        check: &str,
+        mode: Mode,
+        verdict: &str,
+        detail: String,
+    ) -> Result<CheckResult, EngineError> {
         let result = CheckResult {
             check: check.into(),
             mode: mode_str(mode).into(),
@@ -1263,6 +1395,56 @@ impl Engine {
             .await?;
         ctx.record.checks.push(result.clone());
         Ok(result)
+    }
+
+    /// Reproducibility of a model-calling agent: the recorded exchanges replayed
+    /// from the base must give the same diff. Re-asking the live model would cost
+    /// money and prove nothing about this change; the replay proves the recorded
+    /// answers, and only they, produced it.
+    async fn check_by_replay(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        rec: &mut Recorder,
+        mode: Mode,
+        judged: &Worktree,
+        original: &Diff,
+    ) -> Result<CheckResult, EngineError> {
+        let config = &ctx.governed.config;
+        let Some(kind) = config.agent.kind else {
+            return Err(EngineError::Config("no agent is configured".into()));
+        };
+        rec.settle().await?;
+        let replayed = crate::replay::Replayed {
+            kind,
+            config,
+            run_id: &ctx.record.run_id,
+            run_dir: &ctx.run_dir,
+            ticket_file: &ctx.ticket_file,
+            attempts: ctx
+                .record
+                .attempts
+                .iter()
+                .filter(|a| matches!(a.purpose.as_str(), "initial" | "repair"))
+                .cloned()
+                .collect(),
+            started_at: &ctx.record.started_at,
+        };
+        let mut stop = ctx.cancel.clone();
+        let (verdict, summary) = self
+            .reproduce_by_replay(&replayed, ctx.governed, judged, &original.digest, &mut stop)
+            .await?;
+        rec.stages
+            .extend(crate::model_agent::linked_entries(&summary));
+        let verdict_word = if verdict.reproduced { "pass" } else { "fail" };
+        self.record_check(
+            ctx,
+            rec,
+            "reproducibility",
+            mode,
+            verdict_word,
+            verdict.detail,
+        )
+        .await
     }
 
     pub(crate) async fn publish(
@@ -1620,19 +1802,64 @@ fn cancelled() -> RunOutcome {
     }
 }
 
-/// The outcome that ends the run when the agent did not finish normally.
-/// Stores an agent invocation's output, appends its `run.agent` stage entry (with the
-/// model evidence of a model agent) and adds it to the record.
+/// Where one agent invocation works, and why.
+pub(crate) struct AgentStep<'a> {
+    pub(crate) dir: &'a Path,
+    /// `initial`, `repair`, `idempotency`, `reproducibility`.
+    pub(crate) purpose: &'a str,
+    pub(crate) attempt: u32,
+    /// A repair's validation report file.
+    pub(crate) report: Option<&'a Path>,
+}
+
+/// Stores an agent invocation's output (and a repair's report), appends its
+/// `run.agent` stage entry (with the model evidence of a model agent) and adds it to
+/// the record.
+/// What an attempt's stage entry carries beyond the command's outcome.
+#[derive(Default)]
+struct AttemptEvidence<'a> {
+    /// A model-calling agent's evidence (CLI or agent version, result, gateway totals).
+    model: Option<Value>,
+    /// The fixer's report.
+    fixer: Option<Value>,
+    /// A repair's validation report file.
+    report: Option<&'a Path>,
+}
+
 async fn record_attempt(
     ctx: &mut RunCtx<'_>,
     rec: &mut Recorder,
     purpose: &str,
     attempt: u32,
     outcome: &CommandOutcome,
-    model: Option<Value>,
+    evidence: AttemptEvidence<'_>,
 ) -> Result<AgentAttempt, EngineError> {
+    let AttemptEvidence {
+        model,
+        fixer,
+        report,
+    } = evidence;
     let stdout = rec.blob(&outcome.stdout)?;
     let stderr = rec.blob(&outcome.stderr)?;
+    let mut blobs = vec![stdout, stderr];
+    let report_blob = match report {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(io_err(path))?;
+            let blob = rec.blob(&bytes)?;
+            blobs.push(blob);
+            Some(blob.to_string())
+        }
+        None => None,
+    };
+    let model_usage = model.as_ref().map(|m| {
+        let g = &m["gateway"];
+        crate::record::ModelUsage {
+            requests: g["requests"].as_u64().unwrap_or_default(),
+            input_tokens: g["input_tokens"].as_u64().unwrap_or_default(),
+            output_tokens: g["output_tokens"].as_u64().unwrap_or_default(),
+            cost_usd: g["cost_usd"].as_f64().unwrap_or_default(),
+        }
+    });
     let attempt = AgentAttempt {
         purpose: purpose.into(),
         attempt,
@@ -1643,13 +1870,17 @@ async fn record_attempt(
         duration_ms: outcome.duration.as_millis() as u64,
         stdout_digest: stdout.to_string(),
         stderr_digest: stderr.to_string(),
+        model_usage,
+        validation_report: report_blob,
     };
     let mut payload = json!({"attempt": attempt, "cancelled": outcome.cancelled});
     if let Some(model) = model {
         payload["model"] = model;
     }
-    rec.stage(kinds::AGENT, payload, vec![stdout, stderr])
-        .await?;
+    if let Some(fixer) = fixer {
+        payload["fixer"] = fixer;
+    }
+    rec.stage(kinds::AGENT, payload, blobs).await?;
     ctx.record.attempts.push(attempt.clone());
     Ok(attempt)
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api_agent;
 mod attest;
 mod cli;
 mod concurrency;

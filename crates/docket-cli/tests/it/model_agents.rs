@@ -20,7 +20,7 @@ use crate::governed::*;
 use crate::support::git;
 
 const MODEL: &str = "claude-sonnet-4-5";
-const REAL_KEY: &str = "sk-ant-fake-real-key-0123456789";
+pub(crate) const REAL_KEY: &str = "sk-ant-fake-real-key-0123456789";
 
 /// The real `claude` binary, or `None` (announced) when `.ci/run` has not installed it.
 fn claude() -> Option<PathBuf> {
@@ -43,9 +43,9 @@ fn claude() -> Option<PathBuf> {
 
 /// What the scripted model saw.
 #[derive(Default)]
-struct Seen {
-    bodies: Vec<String>,
-    keys: Vec<String>,
+pub(crate) struct Seen {
+    pub(crate) bodies: Vec<String>,
+    pub(crate) keys: Vec<String>,
 }
 
 /// A scripted Anthropic Messages server: the first turn asks for a `Write` of
@@ -56,7 +56,8 @@ struct FakeAnthropic {
     seen: Arc<Mutex<Seen>>,
     /// `DOCKET_HOME/worktrees/` of the run, set before it starts.
     worktrees: Arc<Mutex<String>>,
-    /// `script` (read, write, finish), `idle` (finish at once), or `fail` (HTTP 500).
+    /// `script` (read, write, finish), `idle` (finish at once), `fail` (HTTP 500), or
+    /// `rate_limited` (HTTP 429 with `retry-after: 0`).
     mode: Arc<Mutex<&'static str>>,
 }
 
@@ -129,14 +130,19 @@ fn turn(body: &Value, worktrees: &str) -> String {
     }
 }
 
+/// Response headers of a scripted answer.
+pub(crate) type Headers = &'static [(&'static str, &'static str)];
+const SSE: Headers = &[("content-type", "text/event-stream")];
+pub(crate) const JSON: Headers = &[("content-type", "application/json")];
+
 /// Serves `path` on 127.0.0.1:0 from its own thread: each POST is recorded in `seen`
 /// (body, and the credential found in `key_header`, `Bearer ` removed) and answered
-/// by `respond(body)` as `(status, content type, body)`.
-fn serve(
+/// by `respond(body)` as `(status, headers, body)`.
+pub(crate) fn serve(
     path: &'static str,
     key_header: &'static str,
     seen: Arc<Mutex<Seen>>,
-    respond: impl Fn(&str) -> (StatusCode, &'static str, String) + Clone + Send + Sync + 'static,
+    respond: impl Fn(&str) -> (StatusCode, Headers, String) + Clone + Send + Sync + 'static,
 ) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -161,10 +167,12 @@ fn serve(
                         seen.bodies.push(text.clone());
                         seen.keys.push(key);
                     }
-                    let (status, content_type, body) = respond(&text);
-                    Response::builder()
-                        .status(status)
-                        .header("content-type", content_type)
+                    let (status, headers, body) = respond(&text);
+                    let mut response = Response::builder().status(status);
+                    for (name, value) in headers {
+                        response = response.header(*name, *value);
+                    }
+                    response
                         .body(axum::body::Body::from(body))
                         .unwrap()
                         .into_response()
@@ -193,8 +201,17 @@ impl FakeAnthropic {
                 "fail" => {
                     return (
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        "application/json",
+                        JSON,
                         r#"{"type":"error","error":{"type":"api_error","message":"scripted failure"}}"#.into(),
+                    );
+                }
+                // Anthropic's rate-limit answer (platform.claude.com/docs/en/api/errors):
+                // `retry-after` is the seconds to wait; 0 keeps the retries quick.
+                "rate_limited" => {
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &[("content-type", "application/json"), ("retry-after", "0")],
+                        r#"{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed your organization's rate limit. Please try again later."},"request_id":"req_fake_rate_limited"}"#.into(),
                     );
                 }
                 // As if the conversation were over: no tool calls.
@@ -204,7 +221,7 @@ impl FakeAnthropic {
                 _ => {}
             }
             let worktrees = dirs.lock().unwrap().clone();
-            (StatusCode::OK, "text/event-stream", turn(&body, &worktrees))
+            (StatusCode::OK, SSE, turn(&body, &worktrees))
         });
         FakeAnthropic {
             addr,
@@ -215,9 +232,9 @@ impl FakeAnthropic {
     }
 }
 
-fn governed_with_claude(claude: &std::path::Path, fake: &FakeAnthropic) -> Governed {
+/// A repository whose agent is Claude Code, with its Anthropic upstream at `base_url`.
+fn governed_with_claude(claude: &std::path::Path, base_url: &str) -> Governed {
     let command = format!("[{:?}]", claude.display().to_string());
-    let base_url = format!("\"http://{}\"", fake.addr);
     Governed::new(
         &[
             ("agent", "kind", "\"claude-code\""),
@@ -233,17 +250,17 @@ fn governed_with_claude(claude: &std::path::Path, fake: &FakeAnthropic) -> Gover
             ),
         )],
     )
-    .with_upstream(&base_url)
+    .with_upstream("anthropic", base_url, "FAKE_ANTHROPIC_KEY")
 }
 
 impl Governed {
-    /// Adds a `[[gateway.upstreams]]` for Anthropic at `base_url` (credential from
-    /// the `FAKE_ANTHROPIC_KEY` variable) and commits it.
-    fn with_upstream(self, base_url: &str) -> Governed {
+    /// Adds a `[[gateway.upstreams]]` named after its `provider` at `base_url`
+    /// (credential from the `key_var` variable) and commits it.
+    fn with_upstream(self, provider: &str, base_url: &str, key_var: &str) -> Governed {
         let path = self.repo.join("docket.toml");
         let mut config = std::fs::read_to_string(&path).unwrap();
         config.push_str(&format!(
-            "\n[[gateway.upstreams]]\nname = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = {base_url}\ncredential_env = \"FAKE_ANTHROPIC_KEY\"\n"
+            "\n[[gateway.upstreams]]\nname = \"{provider}\"\nprovider = \"{provider}\"\nbase_url = \"{base_url}\"\ncredential_env = \"{key_var}\"\n"
         ));
         std::fs::write(&path, config).unwrap();
         git(&self.repo, &["commit", "-q", "-am", "model upstream"]);
@@ -277,7 +294,7 @@ fn assert_replay_reproduces(
 fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
     let Some(claude) = claude() else { return };
     let fake = FakeAnthropic::start();
-    let g = governed_with_claude(&claude, &fake);
+    let g = governed_with_claude(&claude, &format!("http://{}", fake.addr));
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
     let (record, code, stderr) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     if record["outcome"]["status"] != "published" {
@@ -359,11 +376,14 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
         requests,
         &fake.seen,
     );
-    // The real key appears nowhere in docket's state.
-    let home = g.env.home.clone();
+    assert_no_secret_in_docket_home(&g);
+}
+
+/// Neither the real key nor the ticket's secret appears anywhere in docket's state.
+fn assert_no_secret_in_docket_home(g: &Governed) {
     let leaked = std::process::Command::new("grep")
         .args(["-r", "-l", "-e", REAL_KEY, "-e", &aws_key()])
-        .arg(&home)
+        .arg(&g.env.home)
         .output()
         .unwrap();
     assert!(
@@ -419,22 +439,35 @@ fn responses_turn(body: &Value) -> String {
     ])
 }
 
-/// A scripted OpenAI Responses server (`POST /v1/responses`, SSE).
-fn fake_responses() -> (SocketAddr, Arc<Mutex<Seen>>) {
+/// A scripted OpenAI Responses server (`POST /v1/responses`, SSE); with
+/// `rate_limited` it answers every request 429 instead.
+fn fake_responses(rate_limited: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let addr = serve("/v1/responses", "authorization", seen.clone(), |text| {
-        let body: Value = serde_json::from_str(text).unwrap_or_default();
-        (StatusCode::OK, "text/event-stream", responses_turn(&body))
-    });
+    let addr = serve(
+        "/v1/responses",
+        "authorization",
+        seen.clone(),
+        move |text| {
+            if rate_limited {
+                // OpenAI's rate-limit answer (its error-codes guide: 429 "Rate limit
+                // reached for requests", code `rate_limit_exceeded`), with no wait asked.
+                return (
+                StatusCode::TOO_MANY_REQUESTS,
+                JSON,
+                r#"{"error":{"message":"Rate limit reached for fake-codex-model in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.into(),
+            );
+            }
+            let body: Value = serde_json::from_str(text).unwrap_or_default();
+            (StatusCode::OK, SSE, responses_turn(&body))
+        },
+    );
     (addr, seen)
 }
 
-#[test]
-fn codex_edits_through_the_gateway_with_a_per_run_provider() {
-    let Some(codex) = codex() else { return };
-    let (addr, seen) = fake_responses();
+/// A repository whose agent is Codex, with its OpenAI upstream at `base_url`.
+fn governed_with_codex(codex: &std::path::Path, base_url: &str) -> Governed {
     let command = format!("[{:?}]", codex.display().to_string());
-    let g = Governed::new(
+    Governed::new(
         &[
             ("agent", "kind", "\"codex\""),
             ("agent", "command", command.as_str()),
@@ -445,15 +478,15 @@ fn codex_edits_through_the_gateway_with_a_per_run_provider() {
             "hello",
             "Please add notes/hello.txt saying hello from codex.\n",
         )],
-    );
-    let path = g.repo.join("docket.toml");
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(&format!(
-        "\n[[gateway.upstreams]]\nname = \"openai\"\nprovider = \"openai\"\nbase_url = \"http://{addr}/v1\"\ncredential_env = \"FAKE_OPENAI_KEY\"\n"
-    ));
-    std::fs::write(&path, config).unwrap();
-    git(&g.repo, &["commit", "-q", "-am", "model upstream"]);
+    )
+    .with_upstream("openai", base_url, "FAKE_OPENAI_KEY")
+}
 
+#[test]
+fn codex_edits_through_the_gateway_with_a_per_run_provider() {
+    let Some(codex) = codex() else { return };
+    let (addr, seen) = fake_responses(false);
+    let g = governed_with_codex(&codex, &format!("http://{addr}/v1"));
     let (record, code, stderr) = run_hello(&g, "FAKE_OPENAI_KEY");
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
@@ -493,7 +526,11 @@ fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
         ],
         &[("hello", "Please add notes/hello.txt.\n")],
     )
-    .with_upstream(&format!("\"http://{}\"", fake.addr));
+    .with_upstream(
+        "anthropic",
+        &format!("http://{}", fake.addr),
+        "FAKE_ANTHROPIC_KEY",
+    );
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
     let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     assert_eq!(code, 1, "{record:#}");
@@ -530,7 +567,7 @@ fn a_model_outside_the_allowlist_is_refused_at_the_wire_and_recorded() {
 
 /// `docket run hello --format json` with the provider's real key in `key_var` of
 /// docket's own environment: the record, the exit code, and stderr.
-fn run_hello(g: &Governed, key_var: &str) -> (Value, i32, String) {
+pub(crate) fn run_hello(g: &Governed, key_var: &str) -> (Value, i32, String) {
     let output = g
         .env
         .command()
@@ -549,7 +586,7 @@ fn run_claude_in(mode: &'static str) -> Option<(Governed, FakeAnthropic, Value, 
     let claude = claude()?;
     let fake = FakeAnthropic::start();
     *fake.mode.lock().unwrap() = mode;
-    let g = governed_with_claude(&claude, &fake);
+    let g = governed_with_claude(&claude, &format!("http://{}", fake.addr));
     *fake.worktrees.lock().unwrap() = format!("{}/worktrees/", g.env.home.display());
     let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     Some((g, fake, record, code))
@@ -587,12 +624,161 @@ fn a_failing_provider_ends_the_run_with_the_reason_on_record() {
     // Bounded retries: the CLI gave up after a few attempts, each one recorded.
     let attempts = fake.seen.lock().unwrap().bodies.len();
     assert_eq!(attempts, 3, "one try and CLAUDE_CODE_MAX_RETRIES=2 retries");
+    let (recorded, _) = model_evidence(&g, &record);
+    assert_eq!(recorded.len(), attempts, "{record:#}");
+}
+
+/// The run's `model.exchange` ledger entries in order, and the `model` part of its
+/// last `run.agent` entry: the CLI, its final result and the gateway's totals.
+fn model_evidence(g: &Governed, record: &Value) -> (Vec<Value>, Value) {
     let shown = g.show(record["run_id"].as_str().unwrap());
-    let recorded = shown["stage_entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "model.exchange")
-        .count();
-    assert_eq!(recorded, attempts, "{shown:#}");
+    let of_kind = |kind: &str| -> Vec<Value> {
+        shown["stage_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| g.entry(e["index"].as_u64().unwrap()))
+            .collect()
+    };
+    let agent = of_kind("run.agent").pop().expect("a run.agent entry");
+    (of_kind("model.exchange"), agent["payload"]["model"].clone())
+}
+
+/// A run its provider could not serve: the CLI gave up by itself (docket's timeout
+/// did not have to stop it), the run exited 1 unpublished with the reason "the model
+/// provider answered `answered` to N of N request(s)", and each of the N requests is
+/// a `model.exchange` entry with `status` and `outcome`. Returns those entries and
+/// the run's model evidence (see [`model_evidence`]).
+fn ended_by_the_provider(
+    g: &Governed,
+    record: &Value,
+    code: i32,
+    answered: &str,
+    status: u16,
+    outcome: &str,
+) -> (Vec<Value>, Value) {
+    assert_eq!(code, 1, "{record:#}");
+    assert_ne!(record["outcome"]["status"], "published", "{record:#}");
+    for attempt in record["attempts"].as_array().unwrap() {
+        assert_eq!(attempt["timed_out"], false, "{record:#}");
+    }
+    let (exchanges, model) = model_evidence(g, record);
+    let n = exchanges.len();
+    assert!(n > 0, "{record:#}");
+    let reason = format!("the model provider answered {answered} to {n} of {n} request(s)");
+    assert!(
+        record["outcome"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains(&reason)),
+        "no reason says {reason:?}: {record:#}"
+    );
+    for entry in &exchanges {
+        assert_eq!(entry["payload"]["status"], status, "{entry:#}");
+        assert_eq!(entry["payload"]["outcome"], outcome, "{entry:#}");
+    }
+    assert_eq!(model["gateway"]["requests"], n, "{model:#}");
+    (exchanges, model)
+}
+
+/// A `base_url` on 127.0.0.1 where nothing listens: a port the system just handed
+/// out, released again.
+fn nobody_listening() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+/// Each exchange with an `upstream` at `base_url` that nobody answers is on record with
+/// no response and the connection error naming where it tried; the CLI was told
+/// which upstream failed (docket's 502 message) and its recorded final result says so.
+fn assert_unreachable_on_record(
+    exchanges: &[Value],
+    model: &Value,
+    upstream: &str,
+    base_url: &str,
+) {
+    for entry in exchanges {
+        let payload = &entry["payload"];
+        assert_eq!(payload["upstream"], upstream, "{entry:#}");
+        assert!(payload["response"].is_null(), "{entry:#}");
+        let error = payload["error"].as_str().unwrap();
+        assert!(
+            error.contains(base_url) && error.contains("Connection refused"),
+            "{entry:#}"
+        );
+    }
+    let told = format!("docket gateway: upstream {upstream} is unreachable");
+    assert!(model["result"].to_string().contains(&told), "{model:#}");
+}
+
+#[test]
+fn claude_code_against_a_rate_limited_provider_ends_after_bounded_retries() {
+    let Some((g, fake, record, code)) = run_claude_in("rate_limited") else {
+        return;
+    };
+    let (exchanges, model) = ended_by_the_provider(&g, &record, code, "429", 429, "complete");
+    let attempts = fake.seen.lock().unwrap().bodies.len();
+    assert_eq!(attempts, 3, "one try and CLAUDE_CODE_MAX_RETRIES=2 retries");
+    assert_eq!(exchanges.len(), attempts, "{record:#}");
+    // The provider's answer is on record as it came, its retry-after included.
+    for entry in &exchanges {
+        let headers = entry["payload"]["response"]["headers"].as_array().unwrap();
+        assert!(headers.contains(&json!(["retry-after", "0"])), "{entry:#}");
+    }
+    // The CLI's own final word, recorded in the run.agent entry, names the 429.
+    assert!(model["result"].to_string().contains("429"), "{model:#}");
+    assert_no_secret_in_docket_home(&g);
+}
+
+#[test]
+fn claude_code_against_an_unreachable_upstream_ends_with_the_reason_on_record() {
+    let Some(claude) = claude() else { return };
+    let base_url = nobody_listening();
+    let g = governed_with_claude(&claude, &base_url);
+    let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
+    let (exchanges, model) =
+        ended_by_the_provider(&g, &record, code, "502 (unreachable)", 502, "unreachable");
+    // The gateway answers 502, which the CLI retries like any 5xx.
+    assert_eq!(
+        exchanges.len(),
+        3,
+        "one try and CLAUDE_CODE_MAX_RETRIES=2 retries"
+    );
+    assert_unreachable_on_record(&exchanges, &model, "anthropic", &base_url);
+    assert_no_secret_in_docket_home(&g);
+}
+
+/// docket configures Codex with `request_max_retries = 2` and `stream_max_retries = 2`:
+/// at most 3 requests for each of at most 3 stream attempts.
+const CODEX_MAX_REQUESTS: usize = 9;
+
+#[test]
+fn codex_against_an_unreachable_upstream_ends_with_the_reason_on_record() {
+    let Some(codex) = codex() else { return };
+    let base_url = nobody_listening();
+    let g = governed_with_codex(&codex, &format!("{base_url}/v1"));
+    let (record, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
+    let (exchanges, model) =
+        ended_by_the_provider(&g, &record, code, "502 (unreachable)", 502, "unreachable");
+    assert!(exchanges.len() <= CODEX_MAX_REQUESTS, "{record:#}");
+    assert_unreachable_on_record(&exchanges, &model, "openai", &base_url);
+    assert_no_secret_in_docket_home(&g);
+}
+
+#[test]
+fn codex_against_a_rate_limited_provider_ends_after_bounded_retries() {
+    let Some(codex) = codex() else { return };
+    let (addr, seen) = fake_responses(true);
+    let g = governed_with_codex(&codex, &format!("http://{addr}/v1"));
+    let (record, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
+    let (exchanges, model) = ended_by_the_provider(&g, &record, code, "429", 429, "complete");
+    // Codex 0.169 does not retry a 429 at all ("exceeded retry limit, last status:
+    // 429"): one request. Whatever it does, docket's settings bound it.
+    let attempts = seen.lock().unwrap().bodies.len();
+    assert_eq!(exchanges.len(), attempts, "{record:#}");
+    assert!(attempts <= CODEX_MAX_REQUESTS, "{record:#}");
+    assert!(model["result"].to_string().contains("429"), "{model:#}");
+    assert_no_secret_in_docket_home(&g);
 }
