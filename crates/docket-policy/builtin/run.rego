@@ -1,5 +1,6 @@
 # docket's built-in run policy: who may start an agent on a ticket, and the budgets of
-# docket.toml's [budgets] (agent attempts and agent seconds, per ticket and per UTC day).
+# docket.toml's [budgets] (agent attempts, agent seconds, model tokens and model cost in
+# dollars, per ticket and per UTC day).
 # At this point the usage is what earlier runs used, so a budget that is used up
 # (usage >= limit) stops a new run.
 #
@@ -29,6 +30,10 @@ budgets := [
 	{"label": "ticket agent seconds", "limit": "ticket_agent_seconds", "scope": "ticket", "measure": "agent_seconds"},
 	{"label": "attempts today", "limit": "day_attempts", "scope": "day", "measure": "attempts"},
 	{"label": "agent seconds today", "limit": "day_agent_seconds", "scope": "day", "measure": "agent_seconds"},
+	{"label": "ticket model tokens", "limit": "ticket_model_tokens", "scope": "ticket", "measure": "model_tokens"},
+	{"label": "ticket model dollars", "limit": "ticket_model_cost_usd", "scope": "ticket", "measure": "model_cost_usd"},
+	{"label": "model tokens today", "limit": "day_model_tokens", "scope": "day", "measure": "model_tokens"},
+	{"label": "model dollars today", "limit": "day_model_cost_usd", "scope": "day", "measure": "model_cost_usd"},
 ]
 
 deny contains msg if {
