@@ -531,8 +531,19 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
             } else {
                 print_record(record, out);
                 let mut totals = (0u64, 0u64, 0u64, 0.0f64);
+                let mut replayed = 0u64;
                 for s in &stages {
-                    let detail = if s.kind == "model.exchange" {
+                    let detail = if s.kind == "model.exchange" && s.payload["outcome"] == "replayed"
+                    {
+                        // Served from the recording by the reproducibility check: no
+                        // provider was called, nothing was spent.
+                        replayed += 1;
+                        format!(
+                            "  {} replayed from exchange {} (no provider call)",
+                            s.payload["model"].as_str().unwrap_or("?"),
+                            s.payload["replay_of"],
+                        )
+                    } else if s.kind == "model.exchange" {
                         let p = &s.payload;
                         let tokens = |k: &str| p["usage"][k].as_u64().unwrap_or(0);
                         let cost = p["cost_usd"].as_f64().unwrap_or(0.0);
@@ -558,8 +569,13 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
                     ));
                 }
                 if totals.0 > 0 {
+                    let replays = if replayed > 0 {
+                        format!(" ({replayed} more replayed by the reproducibility check)")
+                    } else {
+                        String::new()
+                    };
                     out.line(format!(
-                        "model      {} exchanges, {} in / {} out tokens, ${:.4}",
+                        "model      {} exchanges, {} in / {} out tokens, ${:.4}{replays}",
                         totals.0, totals.1, totals.2, totals.3
                     ));
                 }

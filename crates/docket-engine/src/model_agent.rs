@@ -266,27 +266,9 @@ async fn invoke_api(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Invoked, EngineError> {
     let config = input.config;
-    let (wire, model) = own_client_target(config)?;
-    let client = ModelClient::new(
-        wire,
-        &gateway_base(gateway, wire),
-        gateway.dummy_key(),
-        &model,
-    )
-    .map_err(|e| EngineError::Config(format!("cannot start the api agent: {e}")))?;
-    let ticket = std::fs::read_to_string(input.ticket_file).map_err(|source| EngineError::Io {
-        path: input.ticket_file.to_owned(),
-        source,
-    })?;
-    let report = match input.report {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|source| EngineError::Io {
-                path: path.to_owned(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let (client, model) = own_client(config, gateway, "the api agent")?;
+    let ticket = read_text(input.ticket_file)?;
+    let report = input.report.map(read_text).transpose()?;
     let conversation = match (input.conversation, &report) {
         (Some(mut earlier), Some(report)) if !earlier.is_empty() => {
             earlier.push(api_agent::repair(report));
@@ -307,13 +289,7 @@ async fn invoke_api(
     ];
     let started = Instant::now();
     let work = api_agent::run(&client, input.dir, conversation, config.agent.max_turns);
-    let (done, timed_out, cancelled) = tokio::select! {
-        done = tokio::time::timeout(config.agent.timeout, work) => match done {
-            Ok(done) => (Some(done), false, false),
-            Err(_) => (None, true, false),
-        },
-        () = stopped(stop) => (None, false, true),
-    };
+    let (done, timed_out, cancelled) = bounded(config.agent.timeout, stop, work).await;
     let (stdout, stderr, exit_code, result, conversation, problem) = match done {
         Some(done) => {
             let problem = done.ended.problem();
@@ -355,6 +331,46 @@ async fn invoke_api(
     })
 }
 
+/// Runs `work` for at most `timeout`, or until `stop` fires: its result, whether it
+/// timed out, and whether it was stopped.
+async fn bounded<T>(
+    timeout: Duration,
+    stop: &mut watch::Receiver<bool>,
+    work: impl std::future::Future<Output = T>,
+) -> (Option<T>, bool, bool) {
+    tokio::select! {
+        done = tokio::time::timeout(timeout, work) => match done {
+            Ok(done) => (Some(done), false, false),
+            Err(_) => (None, true, false),
+        },
+        () = stopped(stop) => (None, false, true),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, EngineError> {
+    std::fs::read_to_string(path).map_err(|source| EngineError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// docket's own model client for `config`'s provider and model, through `gateway`.
+fn own_client(
+    config: &Config,
+    gateway: &Gateway,
+    who: &str,
+) -> Result<(ModelClient, String), EngineError> {
+    let (wire, model) = own_client_target(config)?;
+    let client = ModelClient::new(
+        wire,
+        &gateway_base(gateway, wire),
+        gateway.dummy_key(),
+        &model,
+    )
+    .map_err(|e| EngineError::Config(format!("cannot start {who}: {e}")))?;
+    Ok((client, model))
+}
+
 /// Resolves when `stop` becomes true; never when its sender is gone.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     loop {
@@ -375,18 +391,8 @@ async fn invoke_planner(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Invoked, EngineError> {
     let config = input.config;
-    let (wire, model) = own_client_target(config)?;
-    let client = ModelClient::new(
-        wire,
-        &gateway_base(gateway, wire),
-        gateway.dummy_key(),
-        &model,
-    )
-    .map_err(|e| EngineError::Config(format!("cannot start the model planner: {e}")))?;
-    let ticket = std::fs::read_to_string(input.ticket_file).map_err(|source| EngineError::Io {
-        path: input.ticket_file.to_owned(),
-        source,
-    })?;
+    let (client, model) = own_client(config, gateway, "the model planner")?;
+    let ticket = read_text(input.ticket_file)?;
     let catalog =
         docket_iac::catalog::Catalog::builtin().map_err(|e| EngineError::Config(e.to_string()))?;
     let dir = input.dir.to_owned();
@@ -402,13 +408,7 @@ async fn invoke_planner(
     ];
     let started = Instant::now();
     let work = crate::model_planner::plan(&client, &sources, catalog, &ticket);
-    let (planned, timed_out, cancelled) = tokio::select! {
-        done = tokio::time::timeout(config.agent.timeout, work) => match done {
-            Ok(done) => (Some(done), false, false),
-            Err(_) => (None, true, false),
-        },
-        () = stopped(stop) => (None, false, true),
-    };
+    let (planned, timed_out, cancelled) = bounded(config.agent.timeout, stop, work).await;
     let (result, plan, problem) = match planned {
         Some(planned) => {
             let problem = (planned.evidence["valid"] != true).then(|| {
@@ -657,28 +657,57 @@ pub(crate) fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
 }
 
 /// What went wrong between the agent and its provider, in one sentence, when
-/// anything did: error statuses, unreachable or timed-out upstreams, refusals.
+/// anything did: error statuses the provider answered, upstreams the gateway could
+/// not reach or that did not answer in time, broken streams, refusals.
 pub(crate) fn trouble(summary: &GatewaySummary) -> Option<String> {
-    let failed: Vec<String> = summary
-        .exchanges
-        .iter()
-        .filter(|e| e.status >= 400 || e.outcome != "complete")
-        .map(|e| match e.outcome {
-            "complete" => e.status.to_string(),
-            other => format!("{} ({other})", e.status),
-        })
-        .collect();
+    let total = summary.exchanges.len();
     let mut parts = Vec::new();
-    if !failed.is_empty() {
-        let mut kinds = failed.clone();
-        kinds.sort();
-        kinds.dedup();
+    let mut answered: Vec<String> = Vec::new();
+    let mut answered_count = 0;
+    // (outcome, upstream) → count, in first-seen order.
+    let mut failed: Vec<(&str, &str, usize)> = Vec::new();
+    for exchange in &summary.exchanges {
+        match exchange.outcome {
+            "complete" if exchange.status >= 400 => {
+                answered_count += 1;
+                let status = exchange.status.to_string();
+                if !answered.contains(&status) {
+                    answered.push(status);
+                }
+            }
+            "complete" | "replayed" => {}
+            outcome => match failed
+                .iter_mut()
+                .find(|(o, u, _)| *o == outcome && *u == exchange.upstream)
+            {
+                Some((_, _, n)) => *n += 1,
+                None => failed.push((outcome, exchange.upstream.as_str(), 1)),
+            },
+        }
+    }
+    if answered_count > 0 {
+        answered.sort();
         parts.push(format!(
-            "the model provider answered {} to {} of {} request(s)",
-            kinds.join(", "),
-            failed.len(),
-            summary.exchanges.len()
+            "the model provider answered {} to {answered_count} of {total} request(s)",
+            answered.join(", ")
         ));
+    }
+    for (outcome, upstream, n) in failed {
+        parts.push(match outcome {
+            "unreachable" => format!(
+                "docket's gateway could not reach upstream {upstream} for {n} of {total} request(s) (see the model.exchange entries)"
+            ),
+            "timeout" => format!(
+                "upstream {upstream} did not answer within the gateway's request_timeout for {n} of {total} request(s)"
+            ),
+            "upstream_error" => format!(
+                "upstream {upstream}'s response broke off for {n} of {total} request(s)"
+            ),
+            "client_disconnected" => format!(
+                "the agent hung up before upstream {upstream} finished answering for {n} of {total} request(s)"
+            ),
+            other => format!("{n} of {total} request(s) to upstream {upstream} ended {other}"),
+        });
     }
     if summary.denials > 0 {
         parts.push(format!(

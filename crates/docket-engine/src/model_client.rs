@@ -454,20 +454,10 @@ pub(crate) fn parse_turn(wire: Wire, body: &Value) -> Result<Turn, ModelError> {
                     _ => {}
                 }
             }
-            let stop = match body.get("stop_reason").and_then(Value::as_str) {
-                Some("end_turn") | Some("stop_sequence") => Stop::EndTurn,
-                Some("tool_use") => Stop::ToolUse,
-                Some("max_tokens") => Stop::MaxTokens,
-                Some(other) => Stop::Other(other.to_owned()),
-                None => Stop::Other("none".into()),
-            };
-            Ok(Turn {
-                message: Message {
-                    role: Role::Assistant,
-                    blocks,
-                },
-                stop,
-            })
+            Ok(assistant_turn(
+                blocks,
+                stop_reason(body.get("stop_reason").and_then(Value::as_str)),
+            ))
         }
         Wire::OpenAiChat | Wire::AzureChat => {
             let choice = body
@@ -504,20 +494,14 @@ pub(crate) fn parse_turn(wire: Wire, body: &Value) -> Result<Turn, ModelError> {
                     input,
                 });
             }
-            let stop = match choice.get("finish_reason").and_then(Value::as_str) {
-                Some("stop") => Stop::EndTurn,
-                Some("tool_calls") | Some("function_call") => Stop::ToolUse,
-                Some("length") => Stop::MaxTokens,
-                Some(other) => Stop::Other(other.to_owned()),
-                None => Stop::Other("none".into()),
+            // Chat Completions names the same stops differently.
+            let finish = match choice.get("finish_reason").and_then(Value::as_str) {
+                Some("stop") => Some("end_turn"),
+                Some("tool_calls") | Some("function_call") => Some("tool_use"),
+                Some("length") => Some("max_tokens"),
+                other => other,
             };
-            Ok(Turn {
-                message: Message {
-                    role: Role::Assistant,
-                    blocks,
-                },
-                stop,
-            })
+            Ok(assistant_turn(blocks, stop_reason(finish)))
         }
         Wire::Bedrock => {
             let content = body
@@ -536,21 +520,32 @@ pub(crate) fn parse_turn(wire: Wire, body: &Value) -> Result<Turn, ModelError> {
                     });
                 }
             }
-            let stop = match body.get("stopReason").and_then(Value::as_str) {
-                Some("end_turn") | Some("stop_sequence") => Stop::EndTurn,
-                Some("tool_use") => Stop::ToolUse,
-                Some("max_tokens") => Stop::MaxTokens,
-                Some(other) => Stop::Other(other.to_owned()),
-                None => Stop::Other("none".into()),
-            };
-            Ok(Turn {
-                message: Message {
-                    role: Role::Assistant,
-                    blocks,
-                },
-                stop,
-            })
+            Ok(assistant_turn(
+                blocks,
+                stop_reason(body.get("stopReason").and_then(Value::as_str)),
+            ))
         }
+    }
+}
+
+/// Anthropic's and Bedrock's stop reasons (Chat Completions' are mapped to them).
+fn stop_reason(reason: Option<&str>) -> Stop {
+    match reason {
+        Some("end_turn") | Some("stop_sequence") => Stop::EndTurn,
+        Some("tool_use") => Stop::ToolUse,
+        Some("max_tokens") => Stop::MaxTokens,
+        Some(other) => Stop::Other(other.to_owned()),
+        None => Stop::Other("none".into()),
+    }
+}
+
+fn assistant_turn(blocks: Vec<Block>, stop: Stop) -> Turn {
+    Turn {
+        message: Message {
+            role: Role::Assistant,
+            blocks,
+        },
+        stop,
     }
 }
 

@@ -1166,6 +1166,7 @@ impl Engine {
                 .needs_human
                 .iter()
                 .map(|n| format!("needs-human: {}: {}", n.subject, n.reason))
+                .chain(ctx.model_trouble.take())
                 .collect();
             ctx.model_trouble = Some(reasons.join("; "));
         }

@@ -245,6 +245,8 @@ pub struct ExchangeSummary {
     /// `anthropic.messages`, `openai.responses`, `openai.chat`, `azure.chat`,
     /// `azure.responses`, `bedrock.converse`, `bedrock.converse-stream`.
     pub api: &'static str,
+    /// The upstream's name (`replay` for a replayed exchange).
+    pub upstream: String,
     pub model: String,
     /// Status returned to the agent.
     pub status: u16,

@@ -401,6 +401,7 @@ async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
                 index: appended.index,
                 leaf_hash: appended.leaf_hash,
                 api: ctx.api.name(),
+                upstream: ctx.upstream.clone(),
                 model: ctx.model.clone(),
                 status: f.status,
                 outcome: f.outcome.as_str(),

@@ -81,14 +81,7 @@ fn governed_api(
     ];
     settings.extend_from_slice(extra);
     let g = Governed::new(&settings, &[("hello", ticket)]);
-    let path = g.repo.join("docket.toml");
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(&format!(
-        "\n[[gateway.upstreams]]\nname = \"openai\"\nprovider = \"openai\"\nbase_url = \"http://{addr}/v1\"\ncredential_env = \"FAKE_OPENAI_KEY\"\n"
-    ));
-    std::fs::write(&path, config).unwrap();
-    git(&g.repo, &["commit", "-q", "-am", "model upstream"]);
-    g
+    g.with_upstream("openai", &format!("http://{addr}/v1"), "FAKE_OPENAI_KEY")
 }
 
 fn exchanges(g: &Governed, run_id: &str) -> Vec<Value> {
@@ -335,13 +328,7 @@ fn a_failed_validation_is_repaired_in_the_same_conversation_and_replays() {
         ],
         &[("hello", "Please add notes/hello.txt.\n")],
     );
-    let path = g.repo.join("docket.toml");
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(&format!(
-        "\n[[gateway.upstreams]]\nname = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = \"http://{addr}\"\ncredential_env = \"FAKE_ANTHROPIC_KEY\"\n"
-    ));
-    std::fs::write(&path, config).unwrap();
-    git(&g.repo, &["commit", "-q", "-am", "model upstream"]);
+    let g = g.with_upstream("anthropic", &format!("http://{addr}"), "FAKE_ANTHROPIC_KEY");
 
     let (record, code, stderr) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     assert_eq!(code, 0, "{record:#}\n{stderr}");
@@ -420,17 +407,8 @@ fn governed_planner(answer: &'static str) -> (Governed, Arc<Mutex<Seen>>) {
         )],
     );
     std::fs::write(g.repo.join("main.tf"), DATABASE_TF).unwrap();
-    let path = g.repo.join("docket.toml");
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(&format!(
-        "\n[[gateway.upstreams]]\nname = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = \"http://{addr}\"\ncredential_env = \"FAKE_ANTHROPIC_KEY\"\n"
-    ));
-    std::fs::write(&path, config).unwrap();
-    git(&g.repo, &["add", "-A"]);
-    git(
-        &g.repo,
-        &["commit", "-q", "-m", "database and model upstream"],
-    );
+    git(&g.repo, &["add", "main.tf"]);
+    let g = g.with_upstream("anthropic", &format!("http://{addr}"), "FAKE_ANTHROPIC_KEY");
     (g, seen)
 }
 
@@ -512,4 +490,134 @@ fn an_invalid_model_plan_is_never_applied_and_needs_a_human() {
     );
     assert!(reasons.contains("aws-make-it-great"), "{reasons}");
     assert!(reasons.contains("aws_db_instance.nope"), "{reasons}");
+}
+
+#[test]
+fn a_ticket_over_its_model_token_budget_is_refused_before_any_model_call() {
+    let (addr, seen) = fake_chat(greeting_script);
+    // Three turns of 725 tokens: the first run uses exactly the ticket's budget.
+    let g = governed_api(
+        addr,
+        &[("budgets", "ticket_model_tokens", "2175")],
+        "Please add notes/hello.txt.\n",
+    );
+    let (first, code, stderr) = run_hello(&g, "FAKE_OPENAI_KEY");
+    assert_eq!(code, 0, "{first:#}\n{stderr}");
+    assert_eq!(first["outcome"]["status"], "published", "{first:#}");
+    let calls = seen.lock().unwrap().bodies.len();
+    assert_eq!(calls, 3);
+
+    let (second, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
+    assert_eq!(code, 1, "{second:#}");
+    assert_eq!(second["outcome"]["status"], "blocked", "{second:#}");
+    assert_eq!(
+        second["outcome"]["reasons"][0], "budget: ticket model tokens 2175 of 2175 used",
+        "{second:#}"
+    );
+    assert!(second["attempts"].as_array().unwrap().is_empty());
+    assert_eq!(
+        seen.lock().unwrap().bodies.len(),
+        calls,
+        "no model was called"
+    );
+}
+
+/// The api agent on AWS Bedrock's Converse API (docket built with `bedrock`), with a
+/// Bedrock API key as the upstream's credential.
+#[cfg(feature = "bedrock")]
+#[test]
+fn the_api_agent_speaks_bedrock_converse() {
+    const MODEL_ID: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let addr = serve(
+        "/model/{id}/converse",
+        "authorization",
+        seen.clone(),
+        |text| {
+            let body: Value = serde_json::from_str(text).unwrap_or_default();
+            let results = body["messages"]
+                .to_string()
+                .matches("\"toolResult\"")
+                .count();
+            let content = if results == 0 {
+                json!([{"toolUse": {"toolUseId": "tooluse_1", "name": "write_file",
+                        "input": {"path": "notes/hello.txt", "content": "hello from bedrock\n"}}}])
+            } else {
+                json!([{"text": "Done."}])
+            };
+            let answer = json!({
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": if results == 0 { "tool_use" } else { "end_turn" },
+                "usage": {"inputTokens": 800, "outputTokens": 40, "totalTokens": 840},
+                "metrics": {"latencyMs": 120},
+            });
+            (StatusCode::OK, JSON, answer.to_string())
+        },
+    );
+    let g = Governed::new(
+        &[
+            ("agent", "kind", "\"api\""),
+            ("agent", "command", "[]"),
+            ("agent", "model", &format!("\"{MODEL_ID}\"")),
+            ("agent", "timeout", "\"60s\""),
+        ],
+        &[("hello", "Please add notes/hello.txt.\n")],
+    );
+    let path = g.repo.join("docket.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&format!(
+        "\n[[gateway.upstreams]]\nname = \"bedrock\"\nprovider = \"bedrock\"\nregion = \"us-east-1\"\nbase_url = \"http://{addr}\"\ncredential_env = \"FAKE_BEDROCK_KEY\"\n"
+    ));
+    std::fs::write(&path, config).unwrap();
+    git(&g.repo, &["commit", "-q", "-am", "bedrock upstream"]);
+    let (record, code, stderr) = run_hello(&g, "FAKE_BEDROCK_KEY");
+    assert_eq!(code, 0, "{record:#}\n{stderr}");
+    assert_eq!(record["outcome"]["status"], "published", "{record:#}");
+    let branch = record["output"]["branch"].as_str().unwrap();
+    assert_eq!(
+        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        "hello from bedrock"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.bodies.len(), 2);
+    assert!(seen.keys.iter().all(|k| k == REAL_KEY), "{:?}", seen.keys);
+    let first: Value = serde_json::from_str(&seen.bodies[0]).unwrap();
+    assert_eq!(
+        first["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "list_files"
+    );
+    for exchange in exchanges(&g, record["run_id"].as_str().unwrap()) {
+        assert_eq!(
+            exchange["payload"]["api"], "bedrock.converse",
+            "{exchange:#}"
+        );
+        assert_eq!(exchange["payload"]["model"], MODEL_ID);
+        assert_eq!(exchange["payload"]["usage"]["input_tokens"], 800);
+    }
+}
+
+#[test]
+fn a_run_over_its_request_limit_is_stopped_and_blocked_with_the_budget_decision() {
+    let (addr, seen) = fake_chat(|_, _| vec![("list_files", json!({}))]);
+    let g = governed_api(
+        addr,
+        &[("gateway", "max_requests", "2")],
+        "Keep listing files.\n",
+    );
+    let (record, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
+    assert_eq!(code, 1, "{record:#}");
+    assert_eq!(record["outcome"]["status"], "blocked", "{record:#}");
+    let reason = record["outcome"]["reasons"][0].as_str().unwrap();
+    assert!(reason.starts_with("model limit: "), "{record:#}");
+    assert!(reason.contains("2 of 2"), "{record:#}");
+    assert_eq!(seen.lock().unwrap().bodies.len(), 2, "nothing past the limit left");
+    let budget: Vec<Value> = g.show(record["run_id"].as_str().unwrap())["stage_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "model.budget")
+        .map(|e| g.entry(e["index"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(budget.len(), 1, "{record:#}");
+    assert_eq!(budget[0]["payload"]["limit"], "max_requests");
 }

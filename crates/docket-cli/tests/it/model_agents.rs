@@ -241,6 +241,7 @@ fn governed_with_claude(claude: &std::path::Path, base_url: &str) -> Governed {
             ("agent", "command", command.as_str()),
             ("agent", "model", &format!("\"{MODEL}\"")),
             ("agent", "timeout", "\"120s\""),
+            ("checks", "reproducibility", "\"required\""),
         ],
         &[(
             "hello",
@@ -256,7 +257,7 @@ fn governed_with_claude(claude: &std::path::Path, base_url: &str) -> Governed {
 impl Governed {
     /// Adds a `[[gateway.upstreams]]` named after its `provider` at `base_url`
     /// (credential from the `key_var` variable) and commits it.
-    fn with_upstream(self, provider: &str, base_url: &str, key_var: &str) -> Governed {
+    pub(crate) fn with_upstream(self, provider: &str, base_url: &str, key_var: &str) -> Governed {
         let path = self.repo.join("docket.toml");
         let mut config = std::fs::read_to_string(&path).unwrap();
         config.push_str(&format!(
@@ -335,9 +336,21 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
         .iter()
         .filter(|e| e["kind"] == "model.exchange")
         .collect();
-    assert_eq!(exchanges.len(), seen.bodies.len(), "{shown:#}");
-    for exchange in &exchanges {
-        let entry = g.entry(exchange["index"].as_u64().unwrap());
+    // Each request the provider saw, and once more each replayed by the check.
+    assert_eq!(exchanges.len(), 2 * seen.bodies.len(), "{shown:#}");
+    let entries: Vec<Value> = exchanges
+        .iter()
+        .map(|e| g.entry(e["index"].as_u64().unwrap()))
+        .collect();
+    let replayed = entries
+        .iter()
+        .filter(|e| e["payload"]["outcome"] == "replayed")
+        .count();
+    assert_eq!(replayed, seen.bodies.len(), "{shown:#}");
+    for entry in entries
+        .iter()
+        .filter(|e| e["payload"]["outcome"] != "replayed")
+    {
         assert_eq!(entry["payload"]["model"], MODEL, "{entry:#}");
         assert!(
             entry["payload"]["usage"]["input_tokens"].as_u64().unwrap() >= 1200,
@@ -355,20 +368,41 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
         .stdout;
     let listed = text
         .lines()
-        .filter(|l| l.contains("model.exchange"))
+        .filter(|l| l.contains("model.exchange") && !l.contains("replayed from"))
         .count();
-    assert_eq!(listed, exchanges.len(), "{text}");
+    assert_eq!(listed, seen.bodies.len(), "{text}");
     assert!(
         text.contains(&format!("model.exchange  {MODEL} 200 1200 in / ")),
         "{text}"
     );
     assert!(
-        text.contains(&format!("\nmodel      {listed} exchanges, ")),
+        text.contains(&format!(
+            "\nmodel      {listed} exchanges, {} in / ",
+            1200 * listed
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "({replayed} more replayed by the reproducibility check)"
+        )),
         "{text}"
     );
     g.verify_ledger();
     let requests = seen.bodies.len();
     drop(seen);
+    // The reproducibility check replayed the recorded exchanges with the real CLI in
+    // the run's own checkout path: it passed without asking the provider again.
+    let check = &record["checks"][0];
+    assert_eq!(check["check"], "reproducibility", "{record:#}");
+    assert_eq!(check["outcome"], "pass", "{record:#}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("replaying {requests} recorded exchange(s)")),
+        "{check}"
+    );
     assert_replay_reproduces(
         &g,
         record["run_id"].as_str().unwrap(),
@@ -442,25 +476,29 @@ fn responses_turn(body: &Value) -> String {
 /// A scripted OpenAI Responses server (`POST /v1/responses`, SSE); with
 /// `rate_limited` it answers every request 429 instead.
 fn fake_responses(rate_limited: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    fake_responses_on("/v1/responses", "authorization", rate_limited)
+}
+
+/// The same at `path`, reading the credential from `key_header`.
+fn fake_responses_on(
+    path: &'static str,
+    key_header: &'static str,
+    rate_limited: bool,
+) -> (SocketAddr, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let addr = serve(
-        "/v1/responses",
-        "authorization",
-        seen.clone(),
-        move |text| {
-            if rate_limited {
-                // OpenAI's rate-limit answer (its error-codes guide: 429 "Rate limit
-                // reached for requests", code `rate_limit_exceeded`), with no wait asked.
-                return (
+    let addr = serve(path, key_header, seen.clone(), move |text| {
+        if rate_limited {
+            // OpenAI's rate-limit answer (its error-codes guide: 429 "Rate limit
+            // reached for requests", code `rate_limit_exceeded`), with no wait asked.
+            return (
                 StatusCode::TOO_MANY_REQUESTS,
                 JSON,
                 r#"{"error":{"message":"Rate limit reached for fake-codex-model in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.into(),
             );
-            }
-            let body: Value = serde_json::from_str(text).unwrap_or_default();
-            (StatusCode::OK, SSE, responses_turn(&body))
-        },
-    );
+        }
+        let body: Value = serde_json::from_str(text).unwrap_or_default();
+        (StatusCode::OK, SSE, responses_turn(&body))
+    });
     (addr, seen)
 }
 
@@ -509,6 +547,46 @@ fn codex_edits_through_the_gateway_with_a_per_run_provider() {
         requests,
         &seen,
     );
+}
+
+#[test]
+fn codex_on_azure_openai_goes_through_the_v1_responses_path_with_an_api_key() {
+    let Some(codex) = codex() else { return };
+    let (addr, seen) = fake_responses_on("/openai/v1/responses", "api-key", false);
+    let command = format!("[{:?}]", codex.display().to_string());
+    let g = Governed::new(
+        &[
+            ("agent", "kind", "\"codex\""),
+            ("agent", "command", command.as_str()),
+            ("agent", "model", "\"fake-codex-model\""),
+            ("agent", "provider", "\"azure-openai\""),
+            ("agent", "timeout", "\"120s\""),
+        ],
+        &[(
+            "hello",
+            "Please add notes/hello.txt saying hello from codex.\n",
+        )],
+    )
+    .with_upstream("azure-openai", &format!("http://{addr}"), "FAKE_AZURE_KEY");
+    let (record, code, stderr) = run_hello(&g, "FAKE_AZURE_KEY");
+    assert_eq!(code, 0, "{record:#}\n{stderr}");
+    assert_eq!(record["outcome"]["status"], "published", "{record:#}");
+    let branch = record["output"]["branch"].as_str().unwrap();
+    assert_eq!(
+        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        "hello from codex"
+    );
+    // Azure's key went in `api-key`, and every exchange is recorded as Azure's API.
+    let seen = seen.lock().unwrap();
+    assert!(seen.bodies.len() >= 2, "{} requests", seen.bodies.len());
+    assert!(seen.keys.iter().all(|k| k == REAL_KEY), "{:?}", seen.keys);
+    let (exchanges, _) = model_evidence(&g, &record);
+    assert_eq!(exchanges.len(), seen.bodies.len());
+    for entry in &exchanges {
+        assert_eq!(entry["payload"]["api"], "azure.responses", "{entry:#}");
+        assert_eq!(entry["payload"]["upstream"], "azure-openai", "{entry:#}");
+        assert_eq!(entry["payload"]["request"]["path"], "/openai/v1/responses");
+    }
 }
 
 #[test]
@@ -646,15 +724,15 @@ fn model_evidence(g: &Governed, record: &Value) -> (Vec<Value>, Value) {
 }
 
 /// A run its provider could not serve: the CLI gave up by itself (docket's timeout
-/// did not have to stop it), the run exited 1 unpublished with the reason "the model
-/// provider answered `answered` to N of N request(s)", and each of the N requests is
-/// a `model.exchange` entry with `status` and `outcome`. Returns those entries and
+/// did not have to stop it), the run exited 1 unpublished with a reason that reads
+/// `reason` with `{n}` standing for N, and each of the N requests is a
+/// `model.exchange` entry with `status` and `outcome`. Returns those entries and
 /// the run's model evidence (see [`model_evidence`]).
 fn ended_by_the_provider(
     g: &Governed,
     record: &Value,
     code: i32,
-    answered: &str,
+    reason: &str,
     status: u16,
     outcome: &str,
 ) -> (Vec<Value>, Value) {
@@ -666,7 +744,7 @@ fn ended_by_the_provider(
     let (exchanges, model) = model_evidence(g, record);
     let n = exchanges.len();
     assert!(n > 0, "{record:#}");
-    let reason = format!("the model provider answered {answered} to {n} of {n} request(s)");
+    let reason = reason.replace("{n}", &n.to_string());
     assert!(
         record["outcome"]["reasons"]
             .as_array()
@@ -713,12 +791,15 @@ fn assert_unreachable_on_record(
     assert!(model["result"].to_string().contains(&told), "{model:#}");
 }
 
+const ANSWERED_429: &str = "the model provider answered 429 to {n} of {n} request(s)";
+
 #[test]
 fn claude_code_against_a_rate_limited_provider_ends_after_bounded_retries() {
     let Some((g, fake, record, code)) = run_claude_in("rate_limited") else {
         return;
     };
-    let (exchanges, model) = ended_by_the_provider(&g, &record, code, "429", 429, "complete");
+    let (exchanges, model) =
+        ended_by_the_provider(&g, &record, code, ANSWERED_429, 429, "complete");
     let attempts = fake.seen.lock().unwrap().bodies.len();
     assert_eq!(attempts, 3, "one try and CLAUDE_CODE_MAX_RETRIES=2 retries");
     assert_eq!(exchanges.len(), attempts, "{record:#}");
@@ -738,8 +819,14 @@ fn claude_code_against_an_unreachable_upstream_ends_with_the_reason_on_record() 
     let base_url = nobody_listening();
     let g = governed_with_claude(&claude, &base_url);
     let (record, code, _) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
-    let (exchanges, model) =
-        ended_by_the_provider(&g, &record, code, "502 (unreachable)", 502, "unreachable");
+    let (exchanges, model) = ended_by_the_provider(
+        &g,
+        &record,
+        code,
+        "docket's gateway could not reach upstream anthropic for {n} of {n} request(s)",
+        502,
+        "unreachable",
+    );
     // The gateway answers 502, which the CLI retries like any 5xx.
     assert_eq!(
         exchanges.len(),
@@ -760,8 +847,14 @@ fn codex_against_an_unreachable_upstream_ends_with_the_reason_on_record() {
     let base_url = nobody_listening();
     let g = governed_with_codex(&codex, &format!("{base_url}/v1"));
     let (record, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
-    let (exchanges, model) =
-        ended_by_the_provider(&g, &record, code, "502 (unreachable)", 502, "unreachable");
+    let (exchanges, model) = ended_by_the_provider(
+        &g,
+        &record,
+        code,
+        "docket's gateway could not reach upstream openai for {n} of {n} request(s)",
+        502,
+        "unreachable",
+    );
     assert!(exchanges.len() <= CODEX_MAX_REQUESTS, "{record:#}");
     assert_unreachable_on_record(&exchanges, &model, "openai", &base_url);
     assert_no_secret_in_docket_home(&g);
@@ -773,7 +866,8 @@ fn codex_against_a_rate_limited_provider_ends_after_bounded_retries() {
     let (addr, seen) = fake_responses(true);
     let g = governed_with_codex(&codex, &format!("http://{addr}/v1"));
     let (record, code, _) = run_hello(&g, "FAKE_OPENAI_KEY");
-    let (exchanges, model) = ended_by_the_provider(&g, &record, code, "429", 429, "complete");
+    let (exchanges, model) =
+        ended_by_the_provider(&g, &record, code, ANSWERED_429, 429, "complete");
     // Codex 0.169 does not retry a 429 at all ("exceeded retry limit, last status:
     // 429"): one request. Whatever it does, docket's settings bound it.
     let attempts = seen.lock().unwrap().bodies.len();
