@@ -46,22 +46,26 @@ fn chat_answer(model: &Value, calls: &[(&str, Value)], turn: usize) -> String {
 fn fake_chat(
     script: impl Fn(&Value, &[Value]) -> Vec<(&'static str, Value)> + Clone + Send + Sync + 'static,
 ) -> (std::net::SocketAddr, Arc<Mutex<Seen>>) {
+    fake_chat_on("/v1/chat/completions", "authorization", script)
+}
+
+/// The same at `path`, reading the credential from `key_header`.
+fn fake_chat_on(
+    path: &'static str,
+    key_header: &'static str,
+    script: impl Fn(&Value, &[Value]) -> Vec<(&'static str, Value)> + Clone + Send + Sync + 'static,
+) -> (std::net::SocketAddr, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let addr = serve(
-        "/v1/chat/completions",
-        "authorization",
-        seen.clone(),
-        move |text| {
-            let body: Value = serde_json::from_str(text).unwrap_or_default();
-            let results = chat_results(&body);
-            let calls = script(&body, &results);
-            (
-                StatusCode::OK,
-                JSON,
-                chat_answer(&body["model"], &calls, results.len()),
-            )
-        },
-    );
+    let addr = serve(path, key_header, seen.clone(), move |text| {
+        let body: Value = serde_json::from_str(text).unwrap_or_default();
+        let results = chat_results(&body);
+        let calls = script(&body, &results);
+        (
+            StatusCode::OK,
+            JSON,
+            chat_answer(&body["model"], &calls, results.len()),
+        )
+    });
     (addr, seen)
 }
 
@@ -610,7 +614,11 @@ fn a_run_over_its_request_limit_is_stopped_and_blocked_with_the_budget_decision(
     let reason = record["outcome"]["reasons"][0].as_str().unwrap();
     assert!(reason.starts_with("model limit: "), "{record:#}");
     assert!(reason.contains("2 of 2"), "{record:#}");
-    assert_eq!(seen.lock().unwrap().bodies.len(), 2, "nothing past the limit left");
+    assert_eq!(
+        seen.lock().unwrap().bodies.len(),
+        2,
+        "nothing past the limit left"
+    );
     let budget: Vec<Value> = g.show(record["run_id"].as_str().unwrap())["stage_entries"]
         .as_array()
         .unwrap()
@@ -620,4 +628,39 @@ fn a_run_over_its_request_limit_is_stopped_and_blocked_with_the_budget_decision(
         .collect();
     assert_eq!(budget.len(), 1, "{record:#}");
     assert_eq!(budget[0]["payload"]["limit"], "max_requests");
+}
+
+#[test]
+fn the_api_agent_calls_an_azure_openai_deployment() {
+    let (addr, seen) = fake_chat_on(
+        "/openai/deployments/{deployment}/chat/completions",
+        "api-key",
+        greeting_script,
+    );
+    let g = Governed::new(
+        &[
+            ("agent", "kind", "\"api\""),
+            ("agent", "command", "[]"),
+            ("agent", "model", "\"gpt54-prod\""),
+            ("agent", "timeout", "\"60s\""),
+        ],
+        &[("hello", "Please add notes/hello.txt.\n")],
+    )
+    .with_upstream("azure-openai", &format!("http://{addr}"), "FAKE_AZURE_KEY");
+    let (record, code, stderr) = run_hello(&g, "FAKE_AZURE_KEY");
+    assert_eq!(code, 0, "{record:#}\n{stderr}");
+    assert_eq!(record["outcome"]["status"], "published", "{record:#}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.bodies.len(), 3);
+    assert!(seen.keys.iter().all(|k| k == REAL_KEY), "{:?}", seen.keys);
+    for exchange in exchanges(&g, record["run_id"].as_str().unwrap()) {
+        let payload = &exchange["payload"];
+        assert_eq!(payload["api"], "azure.chat", "{exchange:#}");
+        // Azure serves the deployment, so the deployment is the model judged.
+        assert_eq!(payload["model"], "gpt54-prod");
+        assert_eq!(
+            payload["request"]["path"],
+            "/openai/deployments/gpt54-prod/chat/completions"
+        );
+    }
 }
