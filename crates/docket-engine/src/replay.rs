@@ -408,7 +408,19 @@ impl Engine {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(Verdict, GatewaySummary), EngineError> {
         let (repo, base, started_at) = (&governed.repo, &governed.base_commit, replayed.started_at);
-        let recorded = recorded(self, replayed.run_id).await?;
+        let recorded = docket_gateway::recorded_exchanges(&self.ledger, replayed.run_id)
+            .await
+            .map_err(|e| EngineError::Config(format!("cannot read the recorded exchanges: {e}")))?;
+        if recorded.is_empty() {
+            // A change no recorded answer drove cannot be reproduced from the record.
+            let verdict = Verdict {
+                reproduced: false,
+                detail: "the run recorded no completed model exchange to replay".into(),
+                replay_diff: None,
+                served: 0,
+            };
+            return Ok((verdict, GatewaySummary::default()));
+        }
         let aside = judged.path.with_extension("judged");
         std::fs::rename(&judged.path, &aside).map_err(|source| EngineError::Io {
             path: judged.path.clone(),
