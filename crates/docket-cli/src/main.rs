@@ -176,8 +176,13 @@ fn init_tracing(verbose: u8) {
         2 => "debug,sqlx=info",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // aws-sigv4 logs its signing parameters (the access key id among them) at trace
+    // level; no setting lets that reach the log.
+    if let Ok(cap) = "aws_sigv4=debug".parse() {
+        filter = filter.add_directive(cap);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -218,7 +218,9 @@ impl ProviderSetting {
 pub struct UpstreamSettings {
     pub name: String,
     pub provider: ProviderSetting,
-    /// `https://…`; plain `http://` only to a loopback address.
+    /// `https://…`; plain `http://` only to a loopback address. May be left out
+    /// for Bedrock only: the region's runtime endpoint.
+    #[serde(default)]
     pub base_url: String,
     /// Name of the environment variable holding the credential (for Bedrock: a
     /// Bedrock API key, sent as a bearer token).
@@ -786,13 +788,21 @@ fn validate_gateway(config: &Config) -> Result<(), Problem> {
             k
         };
         let url = upstream.base_url.as_str();
+        let bedrock = upstream.provider == ProviderSetting::Bedrock;
+        if url.is_empty() && !bedrock {
+            return Err(problem(
+                at("base_url"),
+                "required: the provider's endpoint, like \"https://api.anthropic.com\"",
+            ));
+        }
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
             .iter()
             .any(|p| {
                 url.strip_prefix(p)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
             });
-        if !url.starts_with("https://") && !loopback {
+        // Empty for Bedrock: https://bedrock-runtime.<region>.amazonaws.com.
+        if !url.is_empty() && !url.starts_with("https://") && !loopback {
             return Err(problem(
                 at("base_url"),
                 format!(
@@ -800,7 +810,6 @@ fn validate_gateway(config: &Config) -> Result<(), Problem> {
                 ),
             ));
         }
-        let bedrock = upstream.provider == ProviderSetting::Bedrock;
         match (&upstream.region, bedrock) {
             (None, true) => {
                 return Err(problem(
@@ -1433,6 +1442,17 @@ mod tests {
         }
     }
 
+    /// Each text fails with exactly its message (all compared at once, so one run
+    /// shows every difference).
+    fn assert_errors(cases: &[(&str, &str)]) {
+        let actual: Vec<_> = cases.iter().map(|(text, _)| (*text, error(text))).collect();
+        let expected: Vec<_> = cases
+            .iter()
+            .map(|(text, message)| (*text, (*message).to_owned()))
+            .collect();
+        assert_eq!(actual, expected);
+    }
+
     #[test]
     fn empty_file_is_all_defaults() {
         let config = parse("").unwrap();
@@ -1804,6 +1824,13 @@ author_email = "bot@example.com"
     #[test]
     fn the_api_agent_planner_and_bedrock_settings_are_checked() {
         let bedrock = "[[gateway.upstreams]]\nname = \"b\"\nprovider = \"bedrock\"\nbase_url = \"https://bedrock-runtime.us-east-1.amazonaws.com\"\n";
+        // Without base_url, a bedrock upstream uses its region's endpoint; the others
+        // must say where they are.
+        let no_url = "[agent]\nkind = \"api\"\nmodel = \"m\"\n[[gateway.upstreams]]\nname = \"b\"\nprovider = \"bedrock\"\nregion = \"eu-west-3\"\n";
+        assert_eq!(parse(no_url).unwrap().gateway.upstreams[0].base_url, "");
+        let no_url_openai =
+            "[[gateway.upstreams]]\nname = \"o\"\nprovider = \"openai\"\ncredential_env = \"K\"\n";
+        assert!(error(no_url_openai).contains("gateway.upstreams[0].base_url: required"));
         // docket's own client needs a model and a provider it has an upstream for.
         let api =
             format!("[agent]\nkind = \"api\"\nmodel = \"m\"\n{bedrock}region = \"us-east-1\"\n");
@@ -1916,12 +1943,7 @@ author_email = "bot@example.com"
                 "docket.toml:2:22: budgets.day_model_cost_usd: invalid type: string \"5$\", expected f64",
             ),
         ];
-        let actual: Vec<_> = cases.iter().map(|(text, _)| (*text, error(text))).collect();
-        let expected: Vec<_> = cases
-            .iter()
-            .map(|(text, message)| (*text, (*message).to_owned()))
-            .collect();
-        assert_eq!(actual, expected);
+        assert_errors(&cases);
     }
 
     #[test]
@@ -2081,12 +2103,7 @@ author_email = "bot@example.com"
                 "docket.toml:2:16: publish.author_email: invalid author_email \"x> <y\": it must be non-empty, without `<`, `>` or control characters",
             ),
         ];
-        let actual: Vec<_> = cases.iter().map(|(text, _)| (*text, error(text))).collect();
-        let expected: Vec<_> = cases
-            .iter()
-            .map(|(text, message)| (*text, (*message).to_owned()))
-            .collect();
-        assert_eq!(actual, expected);
+        assert_errors(&cases);
     }
 
     #[test]

@@ -338,7 +338,6 @@ impl Engine {
             findings,
             fixer,
             last_change_at: last_change.clone(),
-            model_usage: Default::default(),
             model_stop: None,
             model_trouble: None,
             conversation: None,

@@ -47,28 +47,11 @@ pub(crate) fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
     text
 }
 
-/// Usage carried from one agent invocation of a run to the next, so that the run's
-/// limits hold across the first attempt, repairs and check re-runs.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ModelUsage {
-    pub(crate) requests: u64,
-    pub(crate) tokens: u64,
-    pub(crate) cost_microusd: u64,
-}
-
-impl ModelUsage {
-    pub(crate) fn add(&mut self, summary: &GatewaySummary) {
-        self.requests += summary.requests;
-        self.tokens += summary.input_tokens + summary.output_tokens;
-        self.cost_microusd += (summary.cost_usd * 1e6).round() as u64;
-    }
-}
-
 /// The gateway configuration of a run from `docket.toml`, with what is left of the
 /// run's limits, and the run's policy checked on every request.
 pub(crate) fn gateway_config(
     config: &Config,
-    used: &ModelUsage,
+    used: &crate::record::ModelUsage,
     policy: Option<Arc<dyn RequestPolicy>>,
 ) -> GatewayConfig {
     let settings = &config.gateway;
@@ -90,10 +73,12 @@ pub(crate) fn gateway_config(
         max_requests: settings
             .max_requests
             .map(|m| m.saturating_sub(used.requests)),
-        max_tokens: settings.max_tokens.map(|m| m.saturating_sub(used.tokens)),
+        max_tokens: settings
+            .max_tokens
+            .map(|m| m.saturating_sub(used.input_tokens + used.output_tokens)),
         max_cost_usd: settings
             .max_cost_microusd
-            .map(|m| m.saturating_sub(used.cost_microusd) as f64 / 1e6),
+            .map(|m| m.saturating_sub((used.cost_usd * 1e6).round() as u64) as f64 / 1e6),
     };
     gateway.prices = PriceTable::builtin();
     gateway.request_timeout = settings.request_timeout;

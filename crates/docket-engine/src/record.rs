@@ -156,6 +156,31 @@ pub struct ModelUsage {
     pub cost_usd: f64,
 }
 
+impl ModelUsage {
+    /// What one gateway relayed (replayed exchanges cost nothing and are not counted).
+    pub fn of(summary: &docket_gateway::GatewaySummary) -> ModelUsage {
+        ModelUsage {
+            requests: summary.requests,
+            input_tokens: summary.input_tokens,
+            output_tokens: summary.output_tokens,
+            cost_usd: summary.cost_usd,
+        }
+    }
+
+    /// The usage of a run's attempts so far, for the run's per-run limits.
+    pub fn total(attempts: &[AgentAttempt]) -> ModelUsage {
+        attempts.iter().filter_map(|a| a.model_usage.as_ref()).fold(
+            ModelUsage::default(),
+            |sum, u| ModelUsage {
+                requests: sum.requests + u.requests,
+                input_tokens: sum.input_tokens + u.input_tokens,
+                output_tokens: sum.output_tokens + u.output_tokens,
+                cost_usd: sum.cost_usd + u.cost_usd,
+            },
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DiffSummary {
     /// `sha256:` of the full binary patch.

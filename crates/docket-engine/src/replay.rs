@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use docket_core::config::{AgentKind, Config};
-use docket_gateway::{Gateway, GatewaySummary, Recorded, ReplayOptions};
+use std::sync::Arc;
+
+use docket_gateway::{Gateway, GatewaySummary, Recorded, ReplayOptions, RequestPolicy};
 use docket_ledger::{LedgerError, NewEntry};
 use serde::Serialize;
 use serde_json::json;
@@ -112,6 +114,9 @@ pub(crate) struct Replayed<'a> {
     pub(crate) attempts: Vec<AgentAttempt>,
     /// When the run started (its date may be in the CLIs' prompts).
     pub(crate) started_at: &'a str,
+    /// The run decision enforced on every replayed request (the reproducibility
+    /// check has it; `docket replay`, after the run, replays requests that passed it).
+    pub(crate) policy: Option<Arc<dyn RequestPolicy>>,
 }
 
 /// Replays the invocations in `wt` against `gateway`, in order; a repair reads the
@@ -236,14 +241,14 @@ pub(crate) async fn verdict(
 pub(crate) async fn replay_gateway(
     engine: &Engine,
     recorded: Vec<Recorded>,
-    run_id: &str,
-    started_at: &str,
+    replayed: &Replayed<'_>,
 ) -> Result<Gateway, EngineError> {
-    Gateway::start_replay_with(
+    Gateway::start_replay_with_policy(
         recorded,
         engine.ledger.clone(),
-        run_id,
-        replay_options(started_at),
+        replayed.run_id,
+        replay_options(replayed.started_at),
+        replayed.policy.clone(),
     )
     .await
     .map_err(|e| EngineError::Config(format!("cannot start the replay gateway: {e}")))
@@ -329,8 +334,6 @@ impl Engine {
             }
             let wt = governed.repo.add_worktree(&checkout, &base).await?;
             let outcome = async {
-                let gateway =
-                    replay_gateway(self, recorded, &record.run_id, &record.started_at).await?;
                 let replayed = Replayed {
                     kind,
                     config: &governed.config,
@@ -339,7 +342,9 @@ impl Engine {
                     ticket_file: &ticket_file,
                     attempts,
                     started_at: &record.started_at,
+                    policy: None,
                 };
+                let gateway = replay_gateway(self, recorded, &replayed).await?;
                 let (_keep, mut stop) = crate::process::cancel_channel();
                 let ran = replay_invocations(&replayed, &gateway, &wt.path, &mut stop).await;
                 let summary = gateway.shutdown().await;
@@ -407,7 +412,7 @@ impl Engine {
         original: &str,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(Verdict, GatewaySummary), EngineError> {
-        let (repo, base, started_at) = (&governed.repo, &governed.base_commit, replayed.started_at);
+        let (repo, base) = (&governed.repo, &governed.base_commit);
         let recorded = docket_gateway::recorded_exchanges(&self.ledger, replayed.run_id)
             .await
             .map_err(|e| EngineError::Config(format!("cannot read the recorded exchanges: {e}")))?;
@@ -429,7 +434,7 @@ impl Engine {
         let result = async {
             let wt = repo.add_worktree(&judged.path, base).await?;
             let outcome = async {
-                let gateway = replay_gateway(self, recorded, replayed.run_id, started_at).await?;
+                let gateway = replay_gateway(self, recorded, replayed).await?;
                 let ran = replay_invocations(replayed, &gateway, &wt.path, stop).await;
                 let summary = gateway.shutdown().await;
                 ran?;

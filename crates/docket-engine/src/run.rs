@@ -351,8 +351,6 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) fixer: Option<Value>,
     /// When the judged change was last collected.
     pub(crate) last_change_at: String,
-    /// Model usage of the run's earlier agent invocations (limits are per run).
-    pub(crate) model_usage: crate::model_agent::ModelUsage,
     /// Set when the gateway stopped an invocation at a limit: the reason.
     pub(crate) model_stop: Option<String>,
     /// What went wrong between the agent and its model provider in the last
@@ -476,7 +474,6 @@ impl Engine {
             history,
             findings: None,
             fixer: None,
-            model_usage: Default::default(),
             model_stop: None,
             model_trouble: None,
             conversation: None,
@@ -966,7 +963,7 @@ impl Engine {
             invoked.outcome.cancelled = *ctx.cancel.borrow();
         }
         let evidence = AttemptEvidence {
-            model: Some(evidence),
+            model: Some((evidence, crate::record::ModelUsage::of(&summary))),
             fixer: None,
             report: step.report,
         };
@@ -988,21 +985,29 @@ impl Engine {
         &self,
         ctx: &RunCtx<'_>,
     ) -> Result<docket_gateway::Gateway, EngineError> {
-        let policy: Option<Arc<dyn docket_gateway::RequestPolicy>> =
-            ctx.run_input.clone().map(|input| {
-                Arc::new(crate::model_agent::WirePolicy::new(
-                    ctx.gov.clone(),
-                    input,
-                    self.ledger.blobs().clone(),
-                )) as Arc<dyn docket_gateway::RequestPolicy>
-            });
+        let policy = self.wire_policy(ctx);
         docket_gateway::Gateway::start(
-            crate::model_agent::gateway_config(&ctx.governed.config, &ctx.model_usage, policy),
+            crate::model_agent::gateway_config(
+                &ctx.governed.config,
+                // Limits are per run: what the run's earlier attempts used counts.
+                &crate::record::ModelUsage::total(&ctx.record.attempts),
+                policy,
+            ),
             self.ledger.clone(),
             &ctx.record.run_id,
         )
         .await
         .map_err(|e| EngineError::Config(format!("cannot start the model gateway: {e}")))
+    }
+
+    /// The run decision, taken again by the gateway for every model a request names.
+    fn wire_policy(&self, ctx: &RunCtx<'_>) -> Option<Arc<dyn docket_gateway::RequestPolicy>> {
+        let input = ctx.run_input.clone()?;
+        Some(Arc::new(crate::model_agent::WirePolicy::new(
+            ctx.gov.clone(),
+            input,
+            self.ledger.blobs().clone(),
+        )))
     }
 
     /// Runs one invocation against `gateway`, stopping it when the run is cancelled
@@ -1038,8 +1043,8 @@ impl Engine {
         (invoked, summary)
     }
 
-    /// Adds an invocation's model usage to the run, links its gateway entries, and
-    /// notes what went wrong with the provider or the agent.
+    /// Links an invocation's gateway entries and notes what went wrong with the
+    /// provider or the agent (its usage is recorded with its attempt).
     async fn account(
         &self,
         ctx: &mut RunCtx<'_>,
@@ -1048,7 +1053,6 @@ impl Engine {
         problem: Option<String>,
     ) -> Result<(), EngineError> {
         use crate::model_agent;
-        ctx.model_usage.add(summary);
         let troubles: Vec<String> = problem
             .into_iter()
             .chain(model_agent::trouble(summary))
@@ -1094,11 +1098,14 @@ impl Engine {
             };
             let (invoked, summary) = self.supervised(ctx, gateway, input).await;
             let mut invoked = invoked?;
-            model = Some(crate::model_agent::evidence(
-                AgentKind::Fixer,
-                config.agent.model.as_deref(),
-                &invoked,
-                &summary,
+            model = Some((
+                crate::model_agent::evidence(
+                    AgentKind::Fixer,
+                    config.agent.model.as_deref(),
+                    &invoked,
+                    &summary,
+                ),
+                crate::record::ModelUsage::of(&summary),
             ));
             self.account(ctx, rec, &summary, None).await?;
             if invoked.plan.is_none() {
@@ -1429,6 +1436,7 @@ impl Engine {
                 .cloned()
                 .collect(),
             started_at: &ctx.record.started_at,
+            policy: self.wire_policy(ctx),
         };
         let mut stop = ctx.cancel.clone();
         let (verdict, summary) = self
@@ -1819,8 +1827,9 @@ pub(crate) struct AgentStep<'a> {
 /// What an attempt's stage entry carries beyond the command's outcome.
 #[derive(Default)]
 struct AttemptEvidence<'a> {
-    /// A model-calling agent's evidence (CLI or agent version, result, gateway totals).
-    model: Option<Value>,
+    /// A model-calling agent's evidence (CLI or agent version, result, gateway
+    /// totals) and its usage.
+    model: Option<(Value, crate::record::ModelUsage)>,
     /// The fixer's report.
     fixer: Option<Value>,
     /// A repair's validation report file.
@@ -1852,15 +1861,10 @@ async fn record_attempt(
         }
         None => None,
     };
-    let model_usage = model.as_ref().map(|m| {
-        let g = &m["gateway"];
-        crate::record::ModelUsage {
-            requests: g["requests"].as_u64().unwrap_or_default(),
-            input_tokens: g["input_tokens"].as_u64().unwrap_or_default(),
-            output_tokens: g["output_tokens"].as_u64().unwrap_or_default(),
-            cost_usd: g["cost_usd"].as_f64().unwrap_or_default(),
-        }
-    });
+    let (model, model_usage) = match model {
+        Some((evidence, usage)) => (Some(evidence), Some(usage)),
+        None => (None, None),
+    };
     let attempt = AgentAttempt {
         purpose: purpose.into(),
         attempt,

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::governed::*;
-use crate::model_agents::{JSON, REAL_KEY, Seen, run_hello, serve};
+use crate::model_agents::{JSON, REAL_KEY, Seen, assert_replay_reproduces, run_hello, serve};
 use crate::support::git;
 
 /// The tool results a Chat Completions conversation holds so far.
@@ -77,10 +77,11 @@ fn governed_api(
     extra: &[(&str, &str, &str)],
     ticket: &str,
 ) -> Governed {
+    let model = format!("\"{CHAT_MODEL}\"");
     let mut settings = vec![
         ("agent", "kind", "\"api\""),
         ("agent", "command", "[]"),
-        ("agent", "model", "\"gpt-5.4\""),
+        ("agent", "model", &model),
         ("agent", "timeout", "\"60s\""),
     ];
     settings.extend_from_slice(extra);
@@ -126,9 +127,8 @@ fn the_api_agent_edits_through_the_gateway_publishes_and_replays() {
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
     assert_eq!(record["agent"]["kind"], "api");
     assert_eq!(record["agent"]["model"], CHAT_MODEL);
-    let branch = record["output"]["branch"].as_str().unwrap();
     assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        g.published_file(&record, "notes/hello.txt"),
         "hello from the api agent"
     );
 
@@ -189,11 +189,8 @@ fn the_api_agent_edits_through_the_gateway_publishes_and_replays() {
         "{transcript}"
     );
 
-    let replay = g.env.ok(&["replay", run_id, "--format", "json"]).json();
-    assert_eq!(replay["outcome"], "reproduced", "{replay:#}");
-    assert_eq!(replay["replay_diff"], record["diff"]["digest"]);
-    assert_eq!(seen.lock().unwrap().bodies.len(), requests);
-    g.verify_ledger();
+    let diff = record["diff"]["digest"].as_str().unwrap();
+    assert_replay_reproduces(&g, run_id, diff, requests, &seen);
     let leaked = std::process::Command::new("grep")
         .args(["-r", "-l", "-e", REAL_KEY, "-e", &aws_key()])
         .arg(&g.env.home)
@@ -235,6 +232,8 @@ fn tool_calls_that_leave_the_checkout_are_refused_and_nothing_escapes() {
         "no change: the agent exited successfully but changed nothing"
     );
     assert!(!target.exists());
+    // `../../pwned.txt` from the checkout (DOCKET_HOME/worktrees/<run>) is DOCKET_HOME.
+    assert!(!g.env.home.join("pwned.txt").exists());
     let second: Value = serde_json::from_str(&seen.lock().unwrap().bodies[1]).unwrap();
     let results = chat_results(&second);
     assert_eq!(results.len(), 4);
@@ -337,11 +336,7 @@ fn a_failed_validation_is_repaired_in_the_same_conversation_and_replays() {
     let (record, code, stderr) = run_hello(&g, "FAKE_ANTHROPIC_KEY");
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
-    let branch = record["output"]["branch"].as_str().unwrap();
-    assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
-        "good"
-    );
+    assert_eq!(g.published_file(&record, "notes/hello.txt"), "good");
     let purposes: Vec<&str> = record["attempts"]
         .as_array()
         .unwrap()
@@ -363,22 +358,11 @@ fn a_failed_validation_is_repaired_in_the_same_conversation_and_replays() {
     assert_eq!(repair["messages"][0]["role"], "user");
 
     assert_eq!(record["checks"][0]["outcome"], "pass", "{record:#}");
-    let replay = g
-        .env
-        .ok(&[
-            "replay",
-            record["run_id"].as_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .json();
-    assert_eq!(replay["outcome"], "reproduced", "{replay:#}");
-    assert_eq!(replay["served"], 4);
-    assert_eq!(
-        seen.lock().unwrap().bodies.len(),
-        4,
-        "the replay asked no one"
+    let (run_id, diff) = (
+        record["run_id"].as_str().unwrap(),
+        record["diff"]["digest"].as_str().unwrap(),
     );
+    assert_replay_reproduces(&g, run_id, diff, 4, &seen);
 }
 
 const DATABASE_TF: &str = "resource \"aws_db_instance\" \"billing\" {\n  engine         = \"postgres\"\n  instance_class = \"db.t3.micro\"\n}\n";
@@ -426,9 +410,14 @@ fn the_model_planner_proposes_a_plan_that_docket_checks_and_applies() {
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
     assert_eq!(record["agent"]["kind"], "fixer");
     assert_eq!(record["agent"]["model"], "claude-sonnet-4-5");
-    let branch = record["output"]["branch"].as_str().unwrap();
-    let fixed = g.git(&["show", &format!("{branch}:main.tf")]);
-    assert!(fixed.contains("multi_az"), "{fixed}");
+    let fixed = g.published_file(&record, "main.tf");
+    let set = fixed
+        .lines()
+        .find(|l| l.trim_start().starts_with("multi_az"));
+    assert!(
+        set.is_some_and(|l| l.trim_end().ends_with("= true")),
+        "{fixed}"
+    );
     // The model was shown the schema, the catalog, the resource and the ticket.
     let bodies = seen.lock().unwrap().bodies.clone();
     assert_eq!(
@@ -465,16 +454,11 @@ fn the_model_planner_proposes_a_plan_that_docket_checks_and_applies() {
         "{agent:#}"
     );
     assert_eq!(record["checks"][0]["outcome"], "pass", "{record:#}");
-    let replay = g
-        .env
-        .ok(&[
-            "replay",
-            record["run_id"].as_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .json();
-    assert_eq!(replay["outcome"], "reproduced", "{replay:#}");
+    let (run_id, diff) = (
+        record["run_id"].as_str().unwrap(),
+        record["diff"]["digest"].as_str().unwrap(),
+    );
+    assert_replay_reproduces(&g, run_id, diff, 1, &seen);
 }
 
 #[test]
@@ -577,9 +561,8 @@ fn the_api_agent_speaks_bedrock_converse() {
     let (record, code, stderr) = run_hello(&g, "FAKE_BEDROCK_KEY");
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
-    let branch = record["output"]["branch"].as_str().unwrap();
     assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        g.published_file(&record, "notes/hello.txt"),
         "hello from bedrock"
     );
     let seen = seen.lock().unwrap();

@@ -205,6 +205,14 @@ impl Governed {
         git(&self.repo, args)
     }
 
+    /// `path` as the run `record` published it on its branch.
+    pub(crate) fn published_file(&self, record: &Value, path: &str) -> String {
+        let branch = record["output"]["branch"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the run published no branch: {record:#}"));
+        self.git(&["show", &format!("{branch}:{path}")])
+    }
+
     /// Adds a ticket and commits it.
     pub(crate) fn add_ticket(&self, id: &str, text: &str) -> PathBuf {
         let path = self.repo.join(format!(".docket/tickets/{id}.md"));

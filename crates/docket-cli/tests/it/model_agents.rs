@@ -270,8 +270,9 @@ impl Governed {
 }
 
 /// `docket replay RUN` with the provider's key absent: the recorded responses alone
-/// must reproduce the run's diff.
-fn assert_replay_reproduces(
+/// (each of the `upstream_requests` the provider saw, served once) must reproduce the
+/// run's diff.
+pub(crate) fn assert_replay_reproduces(
     g: &Governed,
     run_id: &str,
     diff: &str,
@@ -282,7 +283,7 @@ fn assert_replay_reproduces(
     let report = replay.json();
     assert_eq!(report["outcome"], "reproduced", "{replay}");
     assert_eq!(report["replay_diff"], diff);
-    assert!(report["served"].as_u64().unwrap() >= 2, "{replay}");
+    assert_eq!(report["served"], upstream_requests, "{replay}");
     // Nothing reached the provider during the replay.
     assert_eq!(seen.lock().unwrap().bodies.len(), upstream_requests);
     let entry = g.entry(report["ledger_index"].as_u64().unwrap());
@@ -310,9 +311,8 @@ fn claude_code_edits_through_the_gateway_and_every_exchange_is_evidence() {
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["agent"]["kind"], "claude-code");
     assert_eq!(record["agent"]["model"], MODEL);
-    let branch = record["output"]["branch"].as_str().unwrap();
     assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        g.published_file(&record, "notes/hello.txt"),
         "hello from claude"
     );
 
@@ -529,9 +529,8 @@ fn codex_edits_through_the_gateway_with_a_per_run_provider() {
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
     assert_eq!(record["agent"]["kind"], "codex");
-    let branch = record["output"]["branch"].as_str().unwrap();
     assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        g.published_file(&record, "notes/hello.txt"),
         "hello from codex"
     );
     let requests = {
@@ -571,9 +570,8 @@ fn codex_on_azure_openai_goes_through_the_v1_responses_path_with_an_api_key() {
     let (record, code, stderr) = run_hello(&g, "FAKE_AZURE_KEY");
     assert_eq!(code, 0, "{record:#}\n{stderr}");
     assert_eq!(record["outcome"]["status"], "published", "{record:#}");
-    let branch = record["output"]["branch"].as_str().unwrap();
     assert_eq!(
-        g.git(&["show", &format!("{branch}:notes/hello.txt")]),
+        g.published_file(&record, "notes/hello.txt"),
         "hello from codex"
     );
     // Azure's key went in `api-key`, and every exchange is recorded as Azure's API.
