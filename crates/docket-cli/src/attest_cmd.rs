@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use docket_engine::attest::{self, VerifiedAttestation};
-use docket_engine::git::Repo;
-use docket_engine::record::kinds;
+use docket_core::record::kinds;
+use docket_evidence::attest::{self, VerifiedAttestation};
+use docket_git::Repo;
 use docket_ledger::proof::InclusionProof;
 use docket_ledger::{EntryFilter, Ledger, Verifier};
 use serde::Serialize;
@@ -205,7 +205,7 @@ async fn check_with_package(
     path: &std::path::Path,
     out: &Output,
 ) -> anyhow::Result<Report> {
-    use docket_engine::package::{self, Trust};
+    use docket_evidence::package::{self, Trust};
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let archive = package::read_zip(&bytes)
         .with_context(|| format!("{} cannot be verified", path.display()))?;

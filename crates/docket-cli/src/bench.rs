@@ -418,7 +418,7 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
     let mut docket_samples = Vec::new();
     let mut raw_samples = Vec::new();
     for i in 0..=args.runs {
-        let (_tx, cancel) = docket_engine::process::cancel_channel();
+        let (_tx, cancel) = docket_agents::process::cancel_channel();
         let options = docket_engine::run::RunOptions {
             repo: repo.clone(),
             ticket: "BENCH-1".into(),
@@ -430,7 +430,7 @@ async fn bench_run(args: &RunBenchArgs, out: &Output) -> anyhow::Result<Outcome>
         let start = Instant::now();
         let report = engine.run(options, cancel).await?;
         let elapsed = start.elapsed();
-        if report.record.outcome.status != docket_engine::record::RunStatus::Published {
+        if report.record.outcome.status != docket_core::record::RunStatus::Published {
             bail!(
                 "benchmark run did not publish: {:?}",
                 report.record.outcome.reasons

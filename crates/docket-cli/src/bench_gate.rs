@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use clap::Args;
-use docket_engine::attest::{
+use docket_core::record::AgentRef;
+use docket_evidence::attest::{
     self, DiffDigest, LedgerPointer, PREDICATE_SCHEMA, PREDICATE_TYPE, PolicySummary,
     RepositorySummary, RunPredicate, TicketSummary, ValidationSummary, WorkerSummary,
 };
-use docket_engine::gate::{self, GatePolicy, Outcome as GateOutcome};
-use docket_engine::git::{Repo, TreePair};
-use docket_engine::record::AgentRef;
+use docket_evidence::gate::{self, GatePolicy, Outcome as GateOutcome};
+use docket_git::{Repo, TreePair};
 use docket_ledger::dsse::{Statement, Subject};
 use docket_ledger::{Signer, Verifier};
 use serde::Serialize;
@@ -46,7 +46,7 @@ struct Figures {
     plain: usize,
     notes: usize,
     setup_seconds: f64,
-    /// `docket_engine::gate::check` over the whole range, median.
+    /// `docket_evidence::gate::check` over the whole range, median.
     gate_median_seconds: f64,
     gate_min_seconds: f64,
     gate_max_seconds: f64,
@@ -278,7 +278,7 @@ async fn attach_attestations(
         plan.commits,
         commits.len()
     );
-    let attested: Vec<(u32, &docket_engine::git::RangeCommit)> = commits
+    let attested: Vec<(u32, &docket_git::RangeCommit)> = commits
         .iter()
         .zip(1..)
         .filter(|(_, i)| plan.is_attested(*i))
@@ -331,7 +331,7 @@ async fn attach_attestations(
 
 fn predicate(
     i: u32,
-    commit: &docket_engine::git::RangeCommit,
+    commit: &docket_git::RangeCommit,
     digest: &str,
     verifier: &Verifier,
 ) -> RunPredicate {

@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use docket_engine::attest;
-use docket_engine::package::{self, ExportOptions, Trust};
-use docket_engine::record::{
+use docket_core::record::{
     AgentAttempt, AgentRef, CheckResult, DecisionSummary, DiffFile, DiffSummary, LedgerRef,
     RepositoryRef, RuleResult, RunOutcome, RunOutput, RunRecord, RunStatus, TicketRef,
     ValidationCommand, WorkerRef, kinds,
 };
+use docket_evidence::attest;
+use docket_evidence::package::{self, ExportOptions, Trust};
 use docket_ledger::{Digest256, Hash, Ledger, LedgerConfig, NewEntry, Signer, Verifier};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -368,7 +368,7 @@ async fn synthetic_run(
     stage!(kinds::CHECK, json!({"check": checks[0]}), vec![]);
 
     let mut record = RunRecord {
-        schema: docket_engine::record::RUN_SCHEMA.into(),
+        schema: docket_core::record::RUN_SCHEMA.into(),
         run_id: run_id.clone(),
         started_at,
         finished_at: String::new(),

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
-use docket_engine::iac::read_workspace;
+use docket_agents::fixer::read_workspace;
 use docket_iac::catalog::Catalog;
 use docket_iac::fix::fix;
 use docket_iac::model::Workspace;
@@ -111,7 +111,7 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         )?;
         let base = git(&repo, &["rev-parse", "HEAD"])?.trim().to_owned();
         let start = Instant::now();
-        let (_tx, cancel) = docket_engine::process::cancel_channel();
+        let (_tx, cancel) = docket_agents::process::cancel_channel();
         let report = engine
             .run(
                 docket_engine::run::RunOptions {
@@ -133,7 +133,7 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         let plan = make_plan(&original, catalog, &ticket);
         let mut checks = Vec::new();
         let mut fixes = 0;
-        let published = report.record.outcome.status == docket_engine::record::RunStatus::Published;
+        let published = report.record.outcome.status == docket_core::record::RunStatus::Published;
         let mut status = plan.status().to_owned();
         if let Some(output) = report.record.output.as_ref().filter(|_| published) {
             let wt = scratch.path().join(format!("{name}-published"));

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use docket_engine::package::{self, ExportOptions, Failure, Selection, Summary, Trust, Verified};
+use docket_evidence::package::{self, ExportOptions, Failure, Selection, Summary, Trust, Verified};
 use docket_ledger::Anchor;
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! `docket gate`: the CI check that every AI-marked commit of a range carries a valid
 //! docket attestation. Flags are resolved into a repository, two commits, a gate
-//! policy and the trusted keys; `docket_engine::gate` judges the range; this module
+//! policy and the trusted keys; `docket_evidence::gate` judges the range; this module
 //! prints text, JSON (`docket.gate/v1`) or SARIF 2.1.0 and picks the exit code
 //! (0 may merge, 1 must not, 2 error).
 
@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use docket_engine::gate::{
+use docket_evidence::gate::{
     self, GatePolicy, GateReport, Judged, KEYS_FILE, Outcome as GateOutcome,
 };
-use docket_engine::git::Repo;
+use docket_git::Repo;
 use docket_iac::sarif::{INFORMATION_URI, SCHEMA_URI, artifact_uri};
 use docket_ledger::{Database, Ledger, Verifier};
 use serde::Serialize;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use docket_engine::iac::{read_workspace, write_changes};
+use docket_agents::fixer::{read_workspace, write_changes};
 use docket_iac::catalog::{Catalog, Rule, Severity};
 use docket_iac::fix::{FixOutcome, FixRequest, fix as run_fix};
 use docket_iac::model::Workspace;

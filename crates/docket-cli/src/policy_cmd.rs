@@ -470,7 +470,7 @@ pub async fn publish(
     }
     let done = matches!(
         record.outcome.status,
-        docket_engine::record::RunStatus::Published | docket_engine::record::RunStatus::Discarded
+        docket_core::record::RunStatus::Published | docket_core::record::RunStatus::Discarded
     );
     Ok(if done {
         Outcome::Success

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use docket_core::record::{RunRecord, RunStatus, kinds};
 use docket_engine::governance;
-use docket_engine::record::{RunRecord, RunStatus, kinds};
 use docket_engine::run::{Engine, RunOptions, evaluate, list_tickets, load_governed};
 use docket_ledger::{EntryFilter, NewEntry};
 use docket_policy::Point;
@@ -274,7 +274,7 @@ pub async fn intake(
 
 /// Stops the run's agent and records the run as cancelled on SIGINT or SIGTERM.
 fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = docket_engine::process::cancel_channel();
+    let (tx, rx) = docket_agents::process::cancel_channel();
     tokio::spawn(async move {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -14,9 +14,9 @@ use docket_policy::{Bundle, Identity, Limits, People, PersonEntry, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::git::Repo;
-use crate::record::{RunRecord, kinds};
 use crate::run::EngineError;
+use docket_core::record::{RunRecord, kinds};
+use docket_git::Repo;
 
 /// Where a repository keeps its policies and its people file.
 pub const POLICY_DIR: &str = ".docket/policies";
@@ -428,7 +428,7 @@ mod tests {
             })
             .collect();
         serde_json::from_value(json!({
-            "schema": crate::record::RUN_SCHEMA, "run_id": run_id,
+            "schema": docket_core::record::RUN_SCHEMA, "run_id": run_id,
             "started_at": started_at, "finished_at": started_at,
             "ticket": {"id": ticket, "title": "t", "source": "s", "digest": "sha256:00", "labels": []},
             "initiator": "alice", "repository": {"alias": "r", "root": "/r", "base_ref": "main"},

@@ -18,11 +18,11 @@ use docket_policy::{Decision, Point, Verdict};
 use serde_json::{Value, json};
 
 use crate::governance::{self, Grant};
-use crate::record::{HeldRun, RunOutcome, RunRecord, RunStatus, kinds};
 use crate::run::{
     Engine, EngineError, PublishFrom, Recorder, RunCtx, RunOptions, RunReport, evaluate,
     fixer_findings, held_outcome, load_governed_at,
 };
+use docket_core::record::{HeldRun, RunOutcome, RunRecord, RunStatus, kinds};
 
 /// What an approval or exception request came to.
 #[derive(Debug)]
@@ -256,7 +256,7 @@ impl Engine {
     /// the base commit.
     async fn held_commit(
         &self,
-        repo: &crate::git::Repo,
+        repo: &docket_git::Repo,
         record: &RunRecord,
     ) -> Result<HeldRun, EngineError> {
         let Some(held) = record.held.clone() else {

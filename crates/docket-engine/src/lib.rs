@@ -1,22 +1,12 @@
-//! The golden path: intake, isolated worktrees, agents, diff collection, repository
-//! rules, validation, governance checks, publish, and the evidence of each step.
+//! The run pipeline: a ticket through intake, authorisation, an isolated checkout, the
+//! agent with repairs, the diff, repository rules, validation, governance checks, the
+//! publish decision and publishing, with each stage's evidence in the ledger; the
+//! governance inputs of every decision, held runs, the review body and replay.
 
-mod api_agent;
-pub mod attest;
-pub mod gate;
-pub mod git;
 pub mod governance;
 pub mod held;
-pub mod iac;
-mod model_agent;
-mod model_client;
-mod model_planner;
-pub mod package;
-pub mod process;
-pub mod record;
 pub mod replay;
-pub mod report;
 pub mod review;
 pub mod rules;
 pub mod run;
-mod tools;
+mod wire_policy;

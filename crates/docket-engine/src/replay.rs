@@ -22,11 +22,11 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::git::{Diff, Worktree};
-use crate::model_agent::{self, InvocationInput};
-use crate::record::kinds::REPLAY as REPLAY_KIND;
-use crate::record::{AgentAttempt, RunRecord};
 use crate::run::{Engine, EngineError, load_governed_at};
+use docket_agents::model_agent::{self, InvocationInput};
+use docket_core::record::kinds::REPLAY as REPLAY_KIND;
+use docket_core::record::{AgentAttempt, RunRecord};
+use docket_git::{Diff, Worktree};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayReport {
@@ -160,14 +160,11 @@ pub(crate) async fn replay_invocations(
         conversation = invoked.conversation.take();
         if let Some(plan) = invoked.plan.take() {
             let dir = wt.to_owned();
-            tokio::task::spawn_blocking(move || {
-                let catalog = docket_iac::catalog::Catalog::builtin()
-                    .map_err(|e| EngineError::Config(e.to_string()))?;
-                let (root, sources) = crate::iac::read_workspace(&dir)?;
-                crate::iac::apply_plan(&root, &sources, catalog, plan)
-            })
-            .await
-            .map_err(|e| EngineError::Config(format!("the fixer stopped unexpectedly: {e}")))??;
+            tokio::task::spawn_blocking(move || docket_agents::fixer::apply_planned(&dir, plan))
+                .await
+                .map_err(|e| {
+                    EngineError::Config(format!("the fixer stopped unexpectedly: {e}"))
+                })??;
         }
         if invoked.outcome.cancelled || invoked.outcome.timed_out {
             break;
@@ -345,7 +342,7 @@ impl Engine {
                     policy: None,
                 };
                 let gateway = replay_gateway(self, recorded, &replayed).await?;
-                let (_keep, mut stop) = crate::process::cancel_channel();
+                let (_keep, mut stop) = docket_agents::process::cancel_channel();
                 let ran = replay_invocations(&replayed, &gateway, &wt.path, &mut stop).await;
                 let summary = gateway.shutdown().await;
                 ran?;

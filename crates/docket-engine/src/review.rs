@@ -1,7 +1,7 @@
 //! The review-request body: markdown a reviewer reads on the branch's pull request,
 //! summarising the evidence and where to check it.
 
-use crate::record::RunRecord;
+use docket_core::record::RunRecord;
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")

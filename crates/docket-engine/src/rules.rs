@@ -6,8 +6,8 @@ use docket_core::config::RulesConfig;
 use docket_core::paths::{PathRules, PathVerdict, normalize_repo_path};
 use docket_core::secrets::SecretScanner;
 
-use crate::git::{Diff, FileChange};
-use crate::record::RuleResult;
+use docket_core::record::RuleResult;
+use docket_git::{Diff, FileChange};
 
 fn result(rule: &str, failures: Vec<String>, pass_detail: String) -> RuleResult {
     if failures.is_empty() {

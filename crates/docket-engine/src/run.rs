@@ -15,21 +15,21 @@ use docket_ledger::{Digest256, Hash, Ledger, LedgerError, NewEntry};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::git::{Diff, GitError, Repo, Worktree};
 use crate::governance::{self, Governance};
-use crate::process::{
+use crate::{review, rules};
+use docket_agents::process::{
     CommandOutcome, CommandSpec, ProcessError, StdinSpec, minimal_env, run_command,
 };
-use crate::record::{
+use docket_core::record::{
     AgentAttempt, AgentRef, CheckResult, DiffFile, DiffSummary, LedgerRef, RUN_SCHEMA,
     RepositoryRef, RunOutcome, RunOutput, RunRecord, RunStatus, TicketRef, ValidationCommand,
     WorkerRef, kinds,
 };
-use crate::{review, rules};
+use docket_git::{Diff, GitError, Repo, Worktree};
 use docket_policy::{Decision, Point, Verdict};
 
 /// Bytes of command output kept per stream.
-pub(crate) const OUTPUT_LIMIT: usize = 16 << 20;
+use docket_agents::process::OUTPUT_LIMIT;
 pub const CONFIG_FILE: &str = "docket.toml";
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,8 @@ pub enum EngineError {
     Git(#[from] GitError),
     #[error(transparent)]
     Process(#[from] ProcessError),
+    #[error(transparent)]
+    Agent(#[from] docket_agents::AgentError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("cannot tell who starts this run: pass --as EMAIL or set git config user.email")]
@@ -357,7 +359,7 @@ pub(crate) struct RunCtx<'a> {
     /// invocation (errors, refusals), for the run's reasons when it fails.
     pub(crate) model_trouble: Option<String>,
     /// The `api` agent's conversation so far, which a repair continues.
-    pub(crate) conversation: Option<Vec<crate::model_client::Message>>,
+    pub(crate) conversation: Option<Vec<docket_agents::model_client::Message>>,
     /// The run decision's input, which the gateway decides again for every model a
     /// request asks for.
     pub(crate) run_input: Option<Value>,
@@ -751,7 +753,7 @@ impl Engine {
                     .await?;
                 let reference = format!("refs/docket/held/{}", ctx.record.run_id);
                 wt.hold(&ctx.governed.repo, &reference, &commit).await?;
-                ctx.record.held = Some(crate::record::HeldRun {
+                ctx.record.held = Some(docket_core::record::HeldRun {
                     reference,
                     commit,
                     tree: diff.tree.clone(),
@@ -776,7 +778,7 @@ impl Engine {
     pub(crate) fn publish_input(
         &self,
         ctx: &RunCtx<'_>,
-        diff: &crate::record::DiffSummary,
+        diff: &docket_core::record::DiffSummary,
         last_change: &str,
         approvals: &[(u64, governance::Grant)],
         exceptions: &[(u64, governance::Grant)],
@@ -931,7 +933,7 @@ impl Engine {
         step: AgentStep<'_>,
         extra: &[(String, String)],
     ) -> Result<(CommandOutcome, AgentAttempt), EngineError> {
-        use crate::model_agent;
+        use docket_agents::model_agent;
         let config = &ctx.governed.config;
         let gateway = self.start_gateway(ctx).await?;
         // A repair continues the `api` agent's conversation; checks start afresh.
@@ -963,7 +965,7 @@ impl Engine {
             invoked.outcome.cancelled = *ctx.cancel.borrow();
         }
         let evidence = AttemptEvidence {
-            model: Some((evidence, crate::record::ModelUsage::of(&summary))),
+            model: Some((evidence, docket_agents::model_agent::model_usage(&summary))),
             fixer: None,
             report: step.report,
         };
@@ -987,10 +989,10 @@ impl Engine {
     ) -> Result<docket_gateway::Gateway, EngineError> {
         let policy = self.wire_policy(ctx);
         docket_gateway::Gateway::start(
-            crate::model_agent::gateway_config(
+            docket_agents::model_agent::gateway_config(
                 &ctx.governed.config,
                 // Limits are per run: what the run's earlier attempts used counts.
-                &crate::record::ModelUsage::total(&ctx.record.attempts),
+                &docket_core::record::ModelUsage::total(&ctx.record.attempts),
                 policy,
             ),
             self.ledger.clone(),
@@ -1003,7 +1005,7 @@ impl Engine {
     /// The run decision, taken again by the gateway for every model a request names.
     fn wire_policy(&self, ctx: &RunCtx<'_>) -> Option<Arc<dyn docket_gateway::RequestPolicy>> {
         let input = ctx.run_input.clone()?;
-        Some(Arc::new(crate::model_agent::WirePolicy::new(
+        Some(Arc::new(crate::wire_policy::WirePolicy::new(
             ctx.gov.clone(),
             input,
             self.ledger.blobs().clone(),
@@ -1017,9 +1019,9 @@ impl Engine {
         &self,
         ctx: &RunCtx<'_>,
         gateway: docket_gateway::Gateway,
-        input: crate::model_agent::InvocationInput<'_>,
+        input: docket_agents::model_agent::InvocationInput<'_>,
     ) -> (
-        Result<crate::model_agent::Invoked, EngineError>,
+        Result<docket_agents::model_agent::Invoked, EngineError>,
         docket_gateway::GatewaySummary,
     ) {
         let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -1037,7 +1039,9 @@ impl Engine {
                 }
             }
         });
-        let invoked = crate::model_agent::invoke(input, &gateway, &mut stop_rx).await;
+        let invoked = docket_agents::model_agent::invoke(input, &gateway, &mut stop_rx)
+            .await
+            .map_err(EngineError::from);
         forward.abort();
         let summary = gateway.shutdown().await;
         (invoked, summary)
@@ -1052,7 +1056,7 @@ impl Engine {
         summary: &docket_gateway::GatewaySummary,
         problem: Option<String>,
     ) -> Result<(), EngineError> {
-        use crate::model_agent;
+        use docket_agents::model_agent;
         let troubles: Vec<String> = problem
             .into_iter()
             .chain(model_agent::trouble(summary))
@@ -1086,11 +1090,11 @@ impl Engine {
         let mut planned = None;
         if config.agent.planner == docket_core::config::Planner::Model {
             let gateway = self.start_gateway(ctx).await?;
-            let input = crate::model_agent::InvocationInput {
+            let input = docket_agents::model_agent::InvocationInput {
                 kind: AgentKind::Fixer,
                 config,
                 dir,
-                scratch: crate::model_agent::scratch_dir(&ctx.run_dir, purpose, attempt),
+                scratch: docket_agents::model_agent::scratch_dir(&ctx.run_dir, purpose, attempt),
                 ticket_file: &ctx.ticket_file,
                 docket_env: &[],
                 report: None,
@@ -1099,13 +1103,13 @@ impl Engine {
             let (invoked, summary) = self.supervised(ctx, gateway, input).await;
             let mut invoked = invoked?;
             model = Some((
-                crate::model_agent::evidence(
+                docket_agents::model_agent::evidence(
                     AgentKind::Fixer,
                     config.agent.model.as_deref(),
                     &invoked,
                     &summary,
                 ),
-                crate::record::ModelUsage::of(&summary),
+                docket_agents::model_agent::model_usage(&summary),
             ));
             self.account(ctx, rec, &summary, None).await?;
             if invoked.plan.is_none() {
@@ -1123,13 +1127,8 @@ impl Engine {
         }
         let dir_owned = dir.to_owned();
         let report = tokio::task::spawn_blocking(move || match planned {
-            Some(plan) => {
-                let catalog = docket_iac::catalog::Catalog::builtin()
-                    .map_err(|e| EngineError::Config(e.to_string()))?;
-                let (root, sources) = crate::iac::read_workspace(&dir_owned)?;
-                crate::iac::apply_plan(&root, &sources, catalog, plan)
-            }
-            None => crate::iac::run_fixer(&dir_owned, &ticket),
+            Some(plan) => docket_agents::fixer::apply_planned(&dir_owned, plan),
+            None => docket_agents::fixer::run_fixer(&dir_owned, &ticket),
         })
         .await
         .map_err(|e| EngineError::Config(format!("the fixer stopped unexpectedly: {e}")))??;
@@ -1443,7 +1442,7 @@ impl Engine {
             .reproduce_by_replay(&replayed, ctx.governed, judged, &original.digest, &mut stop)
             .await?;
         rec.stages
-            .extend(crate::model_agent::linked_entries(&summary));
+            .extend(docket_agents::model_agent::linked_entries(&summary));
         let verdict_word = if verdict.reproduced { "pass" } else { "fail" };
         self.record_check(
             ctx,
@@ -1516,7 +1515,7 @@ impl Engine {
                     Err(e) => {
                         push_failure = Some(format!(
                             "{branch} was pushed to `{remote}`, but its attestation ({}) was not: {e}",
-                            crate::git::NOTES_REF
+                            docket_git::NOTES_REF
                         ))
                     }
                 },
@@ -1575,8 +1574,8 @@ impl Engine {
             .find(&verifier)
             .map_err(|e| EngineError::Config(format!("cannot sign the attestation: {e}")))?;
         let fixer = ctx.fixer.as_ref();
-        let statement = crate::attest::statement(
-            &crate::attest::Published {
+        let statement = docket_evidence::attest::statement(
+            &docket_evidence::attest::Published {
                 record: &ctx.record,
                 commit,
                 tree: &tree,
@@ -1587,7 +1586,7 @@ impl Engine {
             },
             &verifier,
         );
-        let envelope = crate::attest::sign(&statement, &signer)
+        let envelope = docket_evidence::attest::sign(&statement, &signer)
             .map_err(|e| EngineError::Config(format!("cannot sign the attestation: {e}")))?;
         let bytes = envelope.to_json().into_bytes();
         // Stored exactly as signed: redaction would break the signature, and the
@@ -1602,9 +1601,9 @@ impl Engine {
                 "commit": commit,
                 "tree": tree,
                 "diff_digest": ctx.record.diff.as_ref().map(|d| d.digest.clone()),
-                "predicate_type": crate::attest::PREDICATE_TYPE,
+                "predicate_type": docket_evidence::attest::PREDICATE_TYPE,
                 "envelope": blob,
-                "notes_ref": crate::git::NOTES_REF,
+                "notes_ref": docket_git::NOTES_REF,
             }),
             vec![blob],
         )
@@ -1677,8 +1676,8 @@ fn commit_message(record: &RunRecord) -> String {
     )
 }
 
-fn empty_summary() -> crate::record::DiffSummary {
-    crate::record::DiffSummary {
+fn empty_summary() -> docket_core::record::DiffSummary {
+    docket_core::record::DiffSummary {
         digest: String::new(),
         files: vec![],
         files_changed: 0,
@@ -1748,7 +1747,7 @@ pub fn evaluate(
     Ok((decision, payload, blob))
 }
 
-pub(crate) fn summary(decision: &Decision) -> crate::record::DecisionSummary {
+pub(crate) fn summary(decision: &Decision) -> docket_core::record::DecisionSummary {
     let mut messages = decision.reasons();
     messages.extend(
         decision
@@ -1757,7 +1756,7 @@ pub(crate) fn summary(decision: &Decision) -> crate::record::DecisionSummary {
             .map(|a| format!("approval required: {a}")),
     );
     messages.extend(decision.warn.iter().map(|w| format!("warning: {w}")));
-    crate::record::DecisionSummary {
+    docket_core::record::DecisionSummary {
         point: decision.point.as_str().into(),
         verdict: match decision.verdict {
             Verdict::Allow => "allow",
@@ -1829,7 +1828,7 @@ pub(crate) struct AgentStep<'a> {
 struct AttemptEvidence<'a> {
     /// A model-calling agent's evidence (CLI or agent version, result, gateway
     /// totals) and its usage.
-    model: Option<(Value, crate::record::ModelUsage)>,
+    model: Option<(Value, docket_core::record::ModelUsage)>,
     /// The fixer's report.
     fixer: Option<Value>,
     /// A repair's validation report file.

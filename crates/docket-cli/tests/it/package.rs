@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use docket_engine::package::{self, Files};
+use docket_evidence::package::{self, Files};
 use docket_ledger::keys::KeyDir;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -157,16 +157,6 @@ pub struct ModelUsage {
 }
 
 impl ModelUsage {
-    /// What one gateway relayed (replayed exchanges cost nothing and are not counted).
-    pub fn of(summary: &docket_gateway::GatewaySummary) -> ModelUsage {
-        ModelUsage {
-            requests: summary.requests,
-            input_tokens: summary.input_tokens,
-            output_tokens: summary.output_tokens,
-            cost_usd: summary.cost_usd,
-        }
-    }
-
     /// The usage of a run's attempts so far, for the run's per-run limits.
     pub fn total(attempts: &[AgentAttempt]) -> ModelUsage {
         attempts.iter().filter_map(|a| a.model_usage.as_ref()).fold(

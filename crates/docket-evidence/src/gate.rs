@@ -31,7 +31,7 @@ use docket_ledger::dsse::{Envelope, key_hint};
 use serde::Deserialize;
 
 use crate::attest::{self, VerifiedAttestation};
-use crate::git::{GitError, RangeCommit, Repo, TreePair};
+use docket_git::{GitError, RangeCommit, Repo, TreePair};
 
 /// The trailer a published run writes into its commit message.
 pub const RUN_TRAILER: &str = "Docket-Run";
@@ -926,7 +926,7 @@ mod tests {
                 base_ref: "main".into(),
                 base_commit: None,
             },
-            agent: crate::record::AgentRef {
+            agent: docket_core::record::AgentRef {
                 kind: "exec".into(),
                 command: vec![],
                 model: None,

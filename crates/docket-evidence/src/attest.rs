@@ -12,10 +12,10 @@ use docket_ledger::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::git::{GitError, Repo};
-use crate::record::{
+use docket_core::record::{
     AgentRef, CheckResult, DecisionSummary, RuleResult, RunRecord, ValidationCommand,
 };
+use docket_git::{GitError, Repo};
 
 /// The predicate type URI of a docket run attestation, version 1.
 pub const PREDICATE_TYPE: &str = "https://docket.dev/attestation/run/v1";

@@ -33,8 +33,8 @@ use docket_ledger::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::record::{RunRecord, kinds};
 use crate::report;
+use docket_core::record::{RunRecord, kinds};
 
 /// `format` of a package's manifest.
 pub const FORMAT: &str = "docket.audit-package/v1";
@@ -49,6 +49,14 @@ pub const REPORT: &str = "report.html";
 pub const README: &str = "README.txt";
 
 /// The control mapping, as data (sources cited in the file).
+/// Now, as an RFC 3339 timestamp to the microsecond (the manifest's creation time).
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Microsecond)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string()
+}
+
 const CONTROLS_TOML: &str = include_str!("../controls/change-management.toml");
 
 /// Largest single file read from an archive, and largest total: a guard against
@@ -692,7 +700,7 @@ pub async fn build(ledger: &Ledger, options: &ExportOptions) -> Result<Package, 
     files.insert(CONTROLS.into(), to_json(&mapping));
 
     let evidence = evidence_refs(&mapping, &entry_refs, !consistency.is_empty());
-    let created_at = crate::governance::now();
+    let created_at = now();
     let summary = Summary {
         origin: ledger.origin().to_owned(),
         runs: run_refs.len(),

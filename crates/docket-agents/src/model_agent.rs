@@ -8,26 +8,26 @@
 //! default permission mode refuses writes and still exits 0.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use docket_core::config::{AgentKind, Config, ProviderSetting, RedactionSetting, UpstreamSettings};
 use docket_gateway::{
-    Credential, Gateway, GatewayConfig, GatewayLimits, GatewaySummary, PolicyDenial, PolicyRequest,
-    PriceTable, Provider, RedactionMode, RequestPolicy, Upstream,
+    Credential, Gateway, GatewayConfig, GatewayLimits, GatewaySummary, PriceTable, Provider,
+    RedactionMode, RequestPolicy, Upstream,
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::AgentError;
 use crate::api_agent;
 use crate::model_client::{Message, ModelClient, Wire};
 use crate::process::{CommandOutcome, CommandSpec, StdinSpec, run_command};
-use crate::run::EngineError;
 
 /// The prompt both CLIs get. It names the ticket file (a path docket chose), never the
 /// ticket's text: ticket text is data and never reaches argv. A repair names the
 /// validation report file too.
-pub(crate) fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
+pub fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
     let mut text = format!(
         "You are working for docket on one ticket. The ticket is the file {}: read it, \
          then make the change it asks for in the current directory, editing files only \
@@ -49,9 +49,9 @@ pub(crate) fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
 
 /// The gateway configuration of a run from `docket.toml`, with what is left of the
 /// run's limits, and the run's policy checked on every request.
-pub(crate) fn gateway_config(
+pub fn gateway_config(
     config: &Config,
-    used: &crate::record::ModelUsage,
+    used: &docket_core::record::ModelUsage,
     policy: Option<Arc<dyn RequestPolicy>>,
 ) -> GatewayConfig {
     let settings = &config.gateway;
@@ -106,121 +106,53 @@ fn upstream(settings: &UpstreamSettings) -> Upstream {
     }
 }
 
-/// The run's `run` decision, taken again for every model a request asks for: a
-/// policy that denies a model holds at the wire, whatever the agent asks for. Each
-/// model is decided once per gateway; a denial carries the bundle digest and the
-/// stored input.
-pub(crate) struct WirePolicy {
-    gov: Arc<crate::governance::Governance>,
-    /// The run decision's input; `agent.model` is replaced by the requested model.
-    input: Value,
-    blobs: docket_ledger::BlobStore,
-    decided: Mutex<Vec<(String, Result<(), PolicyDenial>)>>,
-}
-
-impl WirePolicy {
-    pub(crate) fn new(
-        gov: Arc<crate::governance::Governance>,
-        input: Value,
-        blobs: docket_ledger::BlobStore,
-    ) -> WirePolicy {
-        WirePolicy {
-            gov,
-            input,
-            blobs,
-            decided: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn decide(&self, model: &str) -> Result<(), PolicyDenial> {
-        let mut input = self.input.clone();
-        input["agent"]["model"] = Value::String(model.to_owned());
-        let (decision, _payload, blob) =
-            match crate::run::evaluate(&self.gov, docket_policy::Point::Run, &input, &self.blobs) {
-                Ok(decided) => decided,
-                Err(e) => {
-                    // Fail closed: a decision that cannot be taken is a denial.
-                    return Err(PolicyDenial {
-                        message: format!("the run policy could not be evaluated: {e}"),
-                        evidence: json!({"point": "run", "error": e.to_string()}),
-                    });
-                }
-            };
-        if decision.allowed() {
-            return Ok(());
-        }
-        Err(PolicyDenial {
-            message: decision.reasons().join("; "),
-            evidence: json!({
-                "point": "run",
-                "messages": decision.reasons(),
-                "bundle_digest": decision.bundle_digest,
-                "input_digest": decision.input_digest,
-                "input_blob": blob.to_string(),
-            }),
-        })
-    }
-}
-
-impl RequestPolicy for WirePolicy {
-    fn check(&self, request: &PolicyRequest<'_>) -> Result<(), PolicyDenial> {
-        let mut decided = self.decided.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, verdict)) = decided.iter().find(|(m, _)| m == request.model) {
-            return verdict.clone();
-        }
-        let verdict = self.decide(request.model);
-        decided.push((request.model.to_owned(), verdict.clone()));
-        verdict
-    }
-}
-
 /// One invocation of a model CLI, ready to run.
-pub(crate) struct Invocation {
-    pub(crate) spec: CommandSpec,
+pub struct Invocation {
+    pub spec: CommandSpec,
     /// `<command> --version`, run with the same environment, for the evidence.
-    pub(crate) version: CommandSpec,
+    pub version: CommandSpec,
 }
 
 /// What one invocation of a model agent is given, live or in a replay.
-pub(crate) struct InvocationInput<'a> {
-    pub(crate) kind: AgentKind,
-    pub(crate) config: &'a Config,
+pub struct InvocationInput<'a> {
+    pub kind: AgentKind,
+    pub config: &'a Config,
     /// The checkout the agent works in.
-    pub(crate) dir: &'a Path,
+    pub dir: &'a Path,
     /// HOME, TMPDIR and CODEX_HOME of a CLI; removed afterwards.
-    pub(crate) scratch: PathBuf,
-    pub(crate) ticket_file: &'a Path,
+    pub scratch: PathBuf,
+    pub ticket_file: &'a Path,
     /// The `DOCKET_*` variables.
-    pub(crate) docket_env: &'a [(String, String)],
+    pub docket_env: &'a [(String, String)],
     /// A repair's validation report file.
-    pub(crate) report: Option<&'a Path>,
+    pub report: Option<&'a Path>,
     /// The `api` agent's conversation to continue (a repair), if any.
-    pub(crate) conversation: Option<Vec<Message>>,
+    pub conversation: Option<Vec<Message>>,
 }
 
 /// What one invocation did.
-pub(crate) struct Invoked {
-    pub(crate) outcome: CommandOutcome,
+pub struct Invoked {
+    pub outcome: CommandOutcome,
     /// The CLI's `--version`, or docket's for the `api` agent.
-    pub(crate) version: String,
+    pub version: String,
     /// The agent's own account of how it ended.
-    pub(crate) result: Value,
+    pub result: Value,
     /// The `api` agent's conversation, for a repair to continue.
-    pub(crate) conversation: Option<Vec<Message>>,
+    pub conversation: Option<Vec<Message>>,
     /// Why the `api` agent did not finish, when it did not.
-    pub(crate) problem: Option<String>,
+    pub problem: Option<String>,
     /// The fixer's model planner: the plan to apply (a needs-human plan when the
     /// model's answer was not usable).
-    pub(crate) plan: Option<docket_iac::plan::Plan>,
+    pub plan: Option<docket_iac::plan::Plan>,
 }
 
 /// Runs one invocation against `gateway` (live or replaying). `stop` ends it early
 /// (the run was cancelled, or the gateway reached a limit).
-pub(crate) async fn invoke(
+pub async fn invoke(
     input: InvocationInput<'_>,
     gateway: &Gateway,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Invoked, EngineError> {
+) -> Result<Invoked, AgentError> {
     let timeout = input.config.agent.timeout;
     match input.kind {
         AgentKind::Api => return invoke_api(input, gateway, stop).await,
@@ -249,7 +181,7 @@ async fn invoke_api(
     input: InvocationInput<'_>,
     gateway: &Gateway,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Invoked, EngineError> {
+) -> Result<Invoked, AgentError> {
     let config = input.config;
     let (client, model) = own_client(config, gateway, "the api agent")?;
     let ticket = read_text(input.ticket_file)?;
@@ -332,8 +264,8 @@ async fn bounded<T>(
     }
 }
 
-fn read_text(path: &Path) -> Result<String, EngineError> {
-    std::fs::read_to_string(path).map_err(|source| EngineError::Io {
+fn read_text(path: &Path) -> Result<String, AgentError> {
+    std::fs::read_to_string(path).map_err(|source| AgentError::Io {
         path: path.to_owned(),
         source,
     })
@@ -344,7 +276,7 @@ fn own_client(
     config: &Config,
     gateway: &Gateway,
     who: &str,
-) -> Result<(ModelClient, String), EngineError> {
+) -> Result<(ModelClient, String), AgentError> {
     let (wire, model) = own_client_target(config)?;
     let client = ModelClient::new(
         wire,
@@ -352,7 +284,7 @@ fn own_client(
         gateway.dummy_key(),
         &model,
     )
-    .map_err(|e| EngineError::Config(format!("cannot start {who}: {e}")))?;
+    .map_err(|e| AgentError::Config(format!("cannot start {who}: {e}")))?;
     Ok((client, model))
 }
 
@@ -374,16 +306,16 @@ async fn invoke_planner(
     input: InvocationInput<'_>,
     gateway: &Gateway,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Invoked, EngineError> {
+) -> Result<Invoked, AgentError> {
     let config = input.config;
     let (client, model) = own_client(config, gateway, "the model planner")?;
     let ticket = read_text(input.ticket_file)?;
     let catalog =
-        docket_iac::catalog::Catalog::builtin().map_err(|e| EngineError::Config(e.to_string()))?;
+        docket_iac::catalog::Catalog::builtin().map_err(|e| AgentError::Config(e.to_string()))?;
     let dir = input.dir.to_owned();
-    let (_, sources) = tokio::task::spawn_blocking(move || crate::iac::read_workspace(&dir))
+    let (_, sources) = tokio::task::spawn_blocking(move || crate::fixer::read_workspace(&dir))
         .await
-        .map_err(|e| EngineError::Config(format!("reading the workspace stopped: {e}")))??;
+        .map_err(|e| AgentError::Config(format!("reading the workspace stopped: {e}")))??;
     let argv = vec![
         "docket-fixer".to_owned(),
         "--planner".into(),
@@ -431,15 +363,15 @@ async fn invoke_planner(
 
 /// The wire format and model docket's own client uses (the `api` agent, the
 /// model planner).
-pub(crate) fn own_client_target(config: &Config) -> Result<(Wire, String), EngineError> {
+pub fn own_client_target(config: &Config) -> Result<(Wire, String), AgentError> {
     let provider = config.model_provider().ok_or_else(|| {
-        EngineError::Config(
+        AgentError::Config(
             "docket.toml names no provider for docket's model client: set agent.provider".into(),
         )
     })?;
     let model =
         config.agent.model.clone().ok_or_else(|| {
-            EngineError::Config("docket.toml names no model: set agent.model".into())
+            AgentError::Config("docket.toml names no model: set agent.model".into())
         })?;
     Ok((Wire::of(provider), model))
 }
@@ -459,7 +391,7 @@ fn invocation(
     input: &InvocationInput<'_>,
     gateway: &Gateway,
     timeout: Duration,
-) -> Result<Invocation, EngineError> {
+) -> Result<Invocation, AgentError> {
     let (kind, config, dir, scratch, ticket_file) = (
         input.kind,
         input.config,
@@ -471,7 +403,7 @@ fn invocation(
     let home = scratch.join("home");
     let tmp = scratch.join("tmp");
     for d in [&home, &tmp] {
-        std::fs::create_dir_all(d).map_err(|source| EngineError::Io {
+        std::fs::create_dir_all(d).map_err(|source| AgentError::Io {
             path: d.clone(),
             source,
         })?;
@@ -535,7 +467,7 @@ fn invocation(
         }
         AgentKind::Codex => {
             let codex_home = scratch.join("codex-home");
-            std::fs::create_dir_all(&codex_home).map_err(|source| EngineError::Io {
+            std::fs::create_dir_all(&codex_home).map_err(|source| AgentError::Io {
                 path: codex_home.clone(),
                 source,
             })?;
@@ -548,7 +480,7 @@ fn invocation(
                 _ => gateway.openai_base_url(),
             };
             std::fs::write(&config_path, codex_config(&base_url, model.as_deref())).map_err(
-                |source| EngineError::Io {
+                |source| AgentError::Io {
                     path: config_path.clone(),
                     source,
                 },
@@ -572,7 +504,7 @@ fn invocation(
             (program, args)
         }
         AgentKind::Exec | AgentKind::Fixer | AgentKind::Api => {
-            return Err(EngineError::Config(format!(
+            return Err(AgentError::Config(format!(
                 "{} is not a model CLI",
                 kind.as_str()
             )));
@@ -589,7 +521,7 @@ fn invocation(
             env: env.clone(),
             timeout,
             stdin: StdinSpec::Null,
-            output_limit: crate::run::OUTPUT_LIMIT,
+            output_limit: crate::process::OUTPUT_LIMIT,
         },
         version: CommandSpec {
             argv: version_argv,
@@ -626,7 +558,7 @@ fn codex_config(base_url: &str, model: Option<&str>) -> String {
 
 /// The CLI's own account of how it ended: Claude Code's `result` event, or Codex's
 /// last event, from its JSON-lines output.
-pub(crate) fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
+pub fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
     let text = String::from_utf8_lossy(stdout);
     let mut last = Value::Null;
     for line in text.lines() {
@@ -644,7 +576,7 @@ pub(crate) fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
 /// What went wrong between the agent and its provider, in one sentence, when
 /// anything did: error statuses the provider answered, upstreams the gateway could
 /// not reach or that did not answer in time, broken streams, refusals.
-pub(crate) fn trouble(summary: &GatewaySummary) -> Option<String> {
+pub fn trouble(summary: &GatewaySummary) -> Option<String> {
     let total = summary.exchanges.len();
     let mut parts = Vec::new();
     let mut answered: Vec<String> = Vec::new();
@@ -704,7 +636,7 @@ pub(crate) fn trouble(summary: &GatewaySummary) -> Option<String> {
 }
 
 /// The stage-entry view of one model invocation.
-pub(crate) fn evidence(
+pub fn evidence(
     kind: AgentKind,
     model: Option<&str>,
     invoked: &Invoked,
@@ -720,7 +652,7 @@ pub(crate) fn evidence(
 }
 
 /// The gateway's totals as a stage entry carries them.
-pub(crate) fn gateway_evidence(summary: &GatewaySummary) -> Value {
+pub fn gateway_evidence(summary: &GatewaySummary) -> Value {
     json!({
         "requests": summary.requests,
         "input_tokens": summary.input_tokens,
@@ -735,7 +667,7 @@ pub(crate) fn gateway_evidence(summary: &GatewaySummary) -> Value {
 
 /// Every entry the gateway wrote (exchanges, refusals, limit stops), in ledger order,
 /// for the record that links them.
-pub(crate) fn linked_entries(summary: &GatewaySummary) -> Vec<(u64, docket_ledger::Hash)> {
+pub fn linked_entries(summary: &GatewaySummary) -> Vec<(u64, docket_ledger::Hash)> {
     let mut linked: Vec<(u64, docket_ledger::Hash)> = summary
         .entries
         .iter()
@@ -746,89 +678,17 @@ pub(crate) fn linked_entries(summary: &GatewaySummary) -> Vec<(u64, docket_ledge
     linked
 }
 
-/// Where one invocation's HOME, TMPDIR and CODEX_HOME live.
-pub(crate) fn scratch_dir(run_dir: &Path, purpose: &str, attempt: u32) -> PathBuf {
-    run_dir.join(format!("agent-{purpose}-{attempt}"))
+/// What one gateway relayed (replayed exchanges cost nothing and are not counted).
+pub fn model_usage(summary: &GatewaySummary) -> docket_core::record::ModelUsage {
+    docket_core::record::ModelUsage {
+        requests: summary.requests,
+        input_tokens: summary.input_tokens,
+        output_tokens: summary.output_tokens,
+        cost_usd: summary.cost_usd,
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use docket_policy::{Bundle, People, Policy};
-
-    /// The run decision's input as `docket run` builds it, for a ticket without
-    /// front matter, an initiator and the agent.
-    fn run_input(config: &Config, gov: &crate::governance::Governance) -> Value {
-        let ticket = docket_core::ticket::parse_ticket(
-            Path::new("T-1.md"),
-            "---\nid: T-1\nlabels: [docket]\nstate: ready\n---\n# Add a file\n",
-        )
-        .unwrap();
-        crate::governance::with(
-            crate::governance::common(
-                "run",
-                config,
-                "0123456789abcdef0123456789abcdef01234567",
-                gov,
-            ),
-            json!({
-                "ticket": crate::governance::ticket_input(&ticket, gov),
-                "initiator": gov.identity("alice@example.com"),
-                "agent": {"kind": "api", "command": [], "model": config.agent.model},
-                "budget": crate::governance::usage(&Default::default(), "T-1", "r", None),
-            }),
-        )
-    }
-
-    #[test]
-    fn the_run_policy_holds_for_every_model_a_request_asks_for() {
-        let config = docket_core::config::parse_config(
-            "docket.toml",
-            "[agent]\nkind = \"api\"\nmodel = \"gpt-5.4\"\nprovider = \"openai\"\n[[gateway.upstreams]]\nname = \"o\"\nprovider = \"openai\"\nbase_url = \"https://api.openai.com\"\ncredential_env = \"K\"\n",
-        )
-        .unwrap();
-        let mut bundle = Bundle::builtin();
-        bundle
-            .add(
-                ".docket/policies/models.rego",
-                b"package docket.run\n\ndeny contains msg if {\n\tstartswith(input.agent.model, \"gpt-4\")\n\tmsg := sprintf(\"model %s is retired\", [input.agent.model])\n}\n".to_vec(),
-            )
-            .unwrap();
-        let gov = Arc::new(crate::governance::Governance {
-            policy: Policy::compile(&bundle, crate::governance::limits(&config)),
-            people: People::from_entries(vec![], "docket.toml").unwrap(),
-        });
-        let blobs_dir = tempfile::tempdir().unwrap();
-        let blobs = docket_ledger::BlobStore::new(blobs_dir.path());
-        let input = run_input(&config, &gov);
-        // The run itself was allowed for its configured model.
-        assert!(
-            gov.policy
-                .decide(docket_policy::Point::Run, &input)
-                .allowed()
-        );
-        let wire = WirePolicy::new(gov.clone(), input, blobs.clone());
-        let ask = |model: &str| {
-            wire.check(&PolicyRequest {
-                api: "openai.chat",
-                provider: Provider::OpenAi,
-                model,
-            })
-        };
-        assert!(ask("gpt-5.4").is_ok());
-        let denied = ask("gpt-4o").unwrap_err();
-        assert_eq!(denied.message, "model gpt-4o is retired");
-        assert_eq!(denied.evidence["point"], "run");
-        assert_eq!(denied.evidence["bundle_digest"], gov.policy.digest());
-        // The exact input decided on is stored, with the requested model in it.
-        let digest: docket_ledger::Digest256 = denied.evidence["input_blob"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let stored: Value = serde_json::from_slice(&blobs.get(&digest).unwrap()).unwrap();
-        assert_eq!(stored["agent"]["model"], "gpt-4o");
-        // Asked again, the same verdict (decided once per model).
-        assert_eq!(ask("gpt-4o").unwrap_err().message, denied.message);
-    }
+/// Where one invocation's HOME, TMPDIR and CODEX_HOME live.
+pub fn scratch_dir(run_dir: &Path, purpose: &str, attempt: u32) -> PathBuf {
+    run_dir.join(format!("agent-{purpose}-{attempt}"))
 }

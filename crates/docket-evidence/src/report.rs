@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::package::{ARTEFACTS, ConsistencyRef, ControlMapping, EvidenceRef, Selection};
-use crate::record::{CheckResult, RepositoryRef, RuleResult, RunRecord, TicketRef, WorkerRef};
+use docket_core::record::{
+    CheckResult, RepositoryRef, RuleResult, RunRecord, TicketRef, WorkerRef,
+};
 
 const TEMPLATE: &str = include_str!("../templates/report.html.j2");
 /// Longest patch shown in full; longer ones are cut with a note.
@@ -95,7 +97,7 @@ struct RunView<'a> {
     checks: &'a [CheckResult],
     grants: Vec<GrantView>,
     output: Option<OutputView<'a>>,
-    held: Option<&'a crate::record::HeldRun>,
+    held: Option<&'a docket_core::record::HeldRun>,
     diff: Option<DiffView<'a>>,
     patch: PatchView,
     record_index: u64,
@@ -311,7 +313,7 @@ fn run_view<'a>(run: &'a RunEvidence<'a>) -> RunView<'a> {
         .map(|(index, entry)| {
             let approver = entry.payload.get("approver");
             GrantView {
-                kind: if entry.kind == crate::record::kinds::APPROVAL {
+                kind: if entry.kind == docket_core::record::kinds::APPROVAL {
                     "approval"
                 } else {
                     "exception"

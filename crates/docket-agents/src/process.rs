@@ -47,6 +47,9 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// Bytes of command output kept per stream.
+pub const OUTPUT_LIMIT: usize = 16 << 20;
+
 /// How long a command's process group has between SIGTERM and SIGKILL when docket
 /// stops it (timeout or cancellation).
 pub const TERMINATION_GRACE: Duration = Duration::from_secs(2);

@@ -11,15 +11,15 @@ use docket_iac::scan::{ScanOptions, ScanReport, Status, scan};
 use docket_iac::source::SourceSet;
 use serde::Serialize;
 
-use crate::run::EngineError;
+use crate::AgentError;
 
 /// Directories never scanned: VCS data and Terraform's own caches.
 const SKIP_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".docket"];
 
 /// Reads every `.tf` file under `root` (or `root` itself when it is a file).
 /// Symlinks are skipped, so nothing outside the tree is ever read.
-pub fn read_workspace(root: &Path) -> Result<(PathBuf, SourceSet), EngineError> {
-    let meta = std::fs::symlink_metadata(root).map_err(|e| EngineError::Io {
+pub fn read_workspace(root: &Path) -> Result<(PathBuf, SourceSet), AgentError> {
+    let meta = std::fs::symlink_metadata(root).map_err(|e| AgentError::Io {
         path: root.to_owned(),
         source: e,
     })?;
@@ -37,17 +37,17 @@ pub fn read_workspace(root: &Path) -> Result<(PathBuf, SourceSet), EngineError> 
     Ok((root.to_owned(), set))
 }
 
-fn read_text(path: &Path) -> Result<String, EngineError> {
-    let bytes = std::fs::read(path).map_err(|e| EngineError::Io {
+fn read_text(path: &Path) -> Result<String, AgentError> {
+    let bytes = std::fs::read(path).map_err(|e| AgentError::Io {
         path: path.to_owned(),
         source: e,
     })?;
     String::from_utf8(bytes)
-        .map_err(|_| EngineError::Config(format!("{} is not UTF-8 text", path.display())))
+        .map_err(|_| AgentError::Config(format!("{} is not UTF-8 text", path.display())))
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), EngineError> {
-    let io = |e| EngineError::Io {
+fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), AgentError> {
+    let io = |e| AgentError::Io {
         path: dir.to_owned(),
         source: e,
     };
@@ -80,26 +80,26 @@ fn walk(root: &Path, dir: &Path, out: &mut SourceSet) -> Result<(), EngineError>
 
 /// Writes changed files back under `root`, each through a temporary file and a
 /// rename. A path that would leave `root` is refused.
-pub fn write_changes(root: &Path, outcome: &FixOutcome) -> Result<(), EngineError> {
+pub fn write_changes(root: &Path, outcome: &FixOutcome) -> Result<(), AgentError> {
     for (rel, text) in &outcome.changed {
         if rel.split('/').any(|s| s == ".." || s.is_empty()) {
-            return Err(EngineError::Config(format!(
+            return Err(AgentError::Config(format!(
                 "refusing to write {rel}: it leaves the workspace"
             )));
         }
         let path = root.join(rel);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(EngineError::Config(format!(
+            return Err(AgentError::Config(format!(
                 "refusing to write {}: it is a symlink",
                 path.display()
             )));
         }
         let tmp = path.with_extension("tf.docket-tmp");
-        std::fs::write(&tmp, text).map_err(|e| EngineError::Io {
+        std::fs::write(&tmp, text).map_err(|e| AgentError::Io {
             path: tmp.clone(),
             source: e,
         })?;
-        std::fs::rename(&tmp, &path).map_err(|e| EngineError::Io {
+        std::fs::rename(&tmp, &path).map_err(|e| AgentError::Io {
             path: path.clone(),
             source: e,
         })?;
@@ -133,10 +133,18 @@ fn fingerprints(report: &ScanReport) -> Vec<String> {
 
 /// The fixer agent with the deterministic planner: plan from the ticket, apply the
 /// plan, re-scan. No model.
-pub fn run_fixer(dir: &Path, ticket: &str) -> Result<FixerReport, EngineError> {
-    let catalog = Catalog::builtin().map_err(|e| EngineError::Config(e.to_string()))?;
+pub fn run_fixer(dir: &Path, ticket: &str) -> Result<FixerReport, AgentError> {
+    let catalog = Catalog::builtin().map_err(|e| AgentError::Config(e.to_string()))?;
     let (root, sources) = read_workspace(dir)?;
     let plan = make_plan(&sources, catalog, ticket);
+    apply_plan(&root, &sources, catalog, plan)
+}
+
+/// The fixer agent with a plan the model planner proposed (and docket-iac validated):
+/// applies it to the workspace in `dir`, re-scans, and reports.
+pub fn apply_planned(dir: &Path, plan: Plan) -> Result<FixerReport, AgentError> {
+    let catalog = Catalog::builtin().map_err(|e| AgentError::Config(e.to_string()))?;
+    let (root, sources) = read_workspace(dir)?;
     apply_plan(&root, &sources, catalog, plan)
 }
 
@@ -147,7 +155,7 @@ pub fn apply_plan(
     sources: &SourceSet,
     catalog: &Catalog,
     plan: Plan,
-) -> Result<FixerReport, EngineError> {
+) -> Result<FixerReport, AgentError> {
     let req: FixRequest = plan.request();
     let opts = ScanOptions {
         rules: Default::default(),

@@ -2361,7 +2361,7 @@ mod tests {
         let output = StdCommand::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "git::tests::commit_works_without_any_configured_identity",
+                "tests::commit_works_without_any_configured_identity",
                 "--nocapture",
                 "--test-threads=1",
             ])
