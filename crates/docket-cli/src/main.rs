@@ -4,11 +4,6 @@
 
 mod attest_cmd;
 mod bench;
-mod bench_gate;
-mod bench_gateway;
-mod bench_package;
-mod bench_policy;
-mod bench_rattleback;
 mod blob_cmd;
 mod context;
 mod export_cmd;

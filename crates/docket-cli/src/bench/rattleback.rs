@@ -256,7 +256,7 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         });
     }
     drop(engine);
-    crate::bench::close(ledger).await;
+    super::close(ledger).await;
     let fixed = rows.iter().filter(|r| r.status == "fixed").count();
     let failed = rows
         .iter()

@@ -1,5 +1,12 @@
-//! `docket bench ledger`: the ledger's speed on this machine, measured the same way
-//! every time so the figures in BENCHMARKS.md can be reproduced.
+//! `docket bench`: the subcommands, each measured the same way every time so the
+//! figures in BENCHMARKS.md can be reproduced. This module holds `bench ledger` (the
+//! ledger's speed on this machine) and `bench run`; every other harness is a submodule.
+
+mod gate;
+mod gateway;
+mod package;
+mod policy;
+mod rattleback;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -27,17 +34,17 @@ pub enum BenchCommand {
     /// Every rattleback-style scenario (a Terraform workspace with a REMEDIATION.md)
     /// through the golden path with the fixer agent, then re-scan, idempotency,
     /// reproducibility and untouched-file checks; one row per scenario.
-    Rattleback(crate::bench_rattleback::RattlebackArgs),
+    Rattleback(rattleback::RattlebackArgs),
     /// Policy decision latency: the built-in bundle plus a 20-rule repository
     /// bundle, compiled once, publish decisions with input serialisation.
-    Policy(crate::bench_policy::PolicyBenchArgs),
+    Policy(policy::PolicyBenchArgs),
     /// `docket gate` over a generated 10,000-commit range with 1,000 attested commits.
-    Gate(crate::bench_gate::GateBenchArgs),
+    Gate(gate::GateBenchArgs),
     /// `docket export` and `docket verify-package` of a ledger with 1,000 runs.
-    Package(crate::bench_package::PackageBenchArgs),
+    Package(package::PackageBenchArgs),
     /// The model gateway's added latency against calling a fake upstream directly,
     /// and concurrent streams.
-    Gateway(crate::bench_gateway::GatewayBenchArgs),
+    Gateway(gateway::GatewayBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,11 +99,11 @@ pub async fn run(cmd: BenchCommand, _global: &GlobalArgs, out: &Output) -> anyho
     let args = match cmd {
         BenchCommand::Ledger(args) => args,
         BenchCommand::Run(args) => return bench_run(&args, out).await,
-        BenchCommand::Rattleback(args) => return crate::bench_rattleback::run(args, out).await,
-        BenchCommand::Policy(args) => return crate::bench_policy::run(args, out),
-        BenchCommand::Gate(args) => return crate::bench_gate::run(args, out).await,
-        BenchCommand::Package(args) => return crate::bench_package::run(args, out).await,
-        BenchCommand::Gateway(args) => return crate::bench_gateway::run(args, out).await,
+        BenchCommand::Rattleback(args) => return rattleback::run(args, out).await,
+        BenchCommand::Policy(args) => return policy::run(args, out),
+        BenchCommand::Gate(args) => return gate::run(args, out).await,
+        BenchCommand::Package(args) => return package::run(args, out).await,
+        BenchCommand::Gateway(args) => return gateway::run(args, out).await,
     };
     let scratch = tempfile::Builder::new().prefix("docket-bench-").tempdir()?;
     let pg = match &args.postgres {
