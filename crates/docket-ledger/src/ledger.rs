@@ -181,6 +181,23 @@ fn existing_dir(path: &std::path::Path) -> Result<()> {
     }
 }
 
+/// Whether this process may create a file in `dir` (tried, not guessed from mode
+/// bits, so that it holds for root and for ACLs alike).
+fn may_create_in(dir: &std::path::Path) -> bool {
+    let probe = dir.join(format!(".docket-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
+    }
+}
+
 /// True when the mode bits forbid writing `path` (whoever runs docket, root included:
 /// an auditor's read-only copy is opened immutable even by root, so nothing is
 /// created next to it).
@@ -208,7 +225,23 @@ impl Ledger {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     ensure_home(parent)?;
                 }
-                Db::open_sqlite(path).await.map_err(open_err)?
+                match Db::open_sqlite(path).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        // SQLite only says "unable to open database file"; say why
+                        // when it is the folder's permissions.
+                        let folder = path
+                            .parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .unwrap_or(std::path::Path::new("."));
+                        if !path.exists() && !may_create_in(folder) {
+                            return Err(LedgerError::HomePermission {
+                                path: path.to_owned(),
+                            });
+                        }
+                        return Err(open_err(e));
+                    }
+                }
             }
             Database::Postgres(url) => Db::open_postgres(url).await.map_err(open_err)?,
         };
@@ -823,7 +856,16 @@ impl Writer {
                 Err(err) => {
                     // The transaction rolled back; the next commit rereads the head.
                     self.state.range = None;
-                    tracing::warn!(error = %err, "group commit failed");
+                    // A refusal to sign over unchecked history reaches every caller
+                    // as its error; logging it as well would print it twice.
+                    if matches!(
+                        err,
+                        LedgerError::UnsignedTail { .. } | LedgerError::Diverged { .. }
+                    ) {
+                        tracing::debug!(error = %err, "group commit refused");
+                    } else {
+                        tracing::warn!(error = %err, "group commit failed");
+                    }
                     for reply in replies {
                         let _ = reply.send(Err(err.clone()));
                     }

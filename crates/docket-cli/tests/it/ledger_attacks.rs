@@ -151,6 +151,11 @@ fn history_forged_without_the_key_fails_verify_and_is_never_signed() {
     // not on request.
     let run = env.run(&["log", "append", "--kind", "x", "--data", "{}"]);
     assert_refused(&run, "an append", &["entries 5..19", "not covered"]);
+    assert_eq!(
+        run.stderr.matches("not covered").count(),
+        1,
+        "said once:\n{run}"
+    );
     let run = env.run(&["log", "prove", "3", "--size", "20"]);
     assert_refused(&run, "a proof at size 20", &["entries 5..19"]);
     let run = env.run(&["log", "checkpoint"]);
