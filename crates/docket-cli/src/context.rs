@@ -9,6 +9,18 @@ use docket_ledger::{Database, Ledger, LedgerConfig};
 pub struct GlobalArgs {
     pub home: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub access: LedgerAccess,
+}
+
+/// What the command does with the ledger, decided from the command line before it
+/// runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerAccess {
+    /// May append: creates DOCKET_HOME, the database and the key on first use.
+    ReadWrite,
+    /// Only reads: the ledger must exist, and nothing is created — a mistyped
+    /// `--home` is an error naming it, not a new empty ledger that verifies.
+    ReadOnly,
 }
 
 pub const DATABASE_URL_ENV: &str = "DOCKET_DATABASE_URL";
@@ -54,6 +66,9 @@ impl GlobalArgs {
 
     pub async fn open_ledger(&self) -> anyhow::Result<Ledger> {
         let config = self.ledger_config()?;
-        Ok(Ledger::open(&config).await?)
+        Ok(match self.access {
+            LedgerAccess::ReadWrite => Ledger::open(&config).await?,
+            LedgerAccess::ReadOnly => Ledger::open_existing(&config).await?,
+        })
     }
 }

@@ -101,6 +101,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     git_ref: Option<PathBuf>,
     /// A public key (`name+id+key` or `@FILE`) that must be in the ledger's key chain.
+    // A plain FILE works too, and verify needs no private key (auditor mode, see
+    // docs/ledger.md); the help text is kept as is because it is snapshotted.
     #[arg(long, value_name = "VKEY|@FILE")]
     key: Vec<String>,
     /// Also check that every blob the entries reference is present and intact.
@@ -135,6 +137,13 @@ pub struct CheckProofArgs {
     /// Trusted public key(s): `name+id+key` or `@FILE`.
     #[arg(long, value_name = "VKEY|@FILE", required = true)]
     key: Vec<String>,
+}
+
+impl LogCommand {
+    /// True for the commands that only read the ledger (they must not create one).
+    pub fn only_reads(&self) -> bool {
+        !matches!(self, LogCommand::Append(_) | LogCommand::Checkpoint(_))
+    }
 }
 
 pub async fn run(cmd: LogCommand, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
@@ -175,7 +184,12 @@ pub fn parse_keys(values: &[String]) -> anyhow::Result<Vec<Verifier>> {
     values
         .iter()
         .map(|v| {
-            let text = read_arg(v)?;
+            // A plain path to a key file works too (a key text is never a file name).
+            let text = if !v.starts_with('@') && Path::new(v).is_file() {
+                std::fs::read_to_string(v).with_context(|| format!("cannot read {v}"))?
+            } else {
+                read_arg(v)?
+            };
             Verifier::parse(text.trim()).with_context(|| format!("invalid public key {v}"))
         })
         .collect()
@@ -465,6 +479,11 @@ async fn checkpoint(
     ledger: &Ledger,
     out: &Output,
 ) -> anyhow::Result<Outcome> {
+    // Check where it goes before signing anything.
+    if let Some(dir) = &args.git_ref {
+        gitref::git(dir, &["rev-parse", "--git-dir"], None)
+            .with_context(|| format!("{} is not a git repository", dir.display()))?;
+    }
     let cp = ledger.checkpoint().await?;
     if let Some(path) = &args.out {
         write_file(path, cp.note.as_bytes())?;
@@ -551,18 +570,23 @@ fn print_report(report: &VerifyReport, out: &Output) -> anyhow::Result<()> {
         });
     }
     out.line(format!("ledger     {}", report.origin));
-    if report.ok() {
-        out.line(format!("entries    {}", report.entries));
-    } else {
+    if report.entries < report.stored_entries {
         out.line(format!(
             "entries    {} verified before the first problem",
             report.entries
         ));
+    } else {
+        out.line(format!("entries    {}", report.entries));
     }
     out.line(format!("root       {}", report.root));
+    let external = if report.anchors_checked < report.anchors_given {
+        format!("{} of {}", report.anchors_checked, report.anchors_given)
+    } else {
+        report.anchors_checked.to_string()
+    };
     out.line(format!(
-        "checkpoints verified: {} stored, {} external",
-        report.checkpoints_checked, report.anchors_checked
+        "checkpoints verified: {} stored, {external} external",
+        report.checkpoints_checked
     ));
     for k in &report.keys {
         out.line(format!(
@@ -595,6 +619,12 @@ fn print_report(report: &VerifyReport, out: &Output) -> anyhow::Result<()> {
             out.line(format!("FAILED: {}", first.message));
             for p in report.problems.iter().skip(1) {
                 out.line(format!("  also: {}", p.message));
+            }
+            if report.problems_truncated {
+                out.line(format!(
+                    "  … the report stops after {} problems; there are more",
+                    report.problems.len()
+                ));
             }
         }
     }

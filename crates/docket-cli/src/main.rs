@@ -186,9 +186,18 @@ fn init_tracing(verbose: u8) {
 }
 
 async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
+    // Commands that only read never create a home, a ledger or a key.
+    let access = match &cli.command {
+        Command::Log(cmd) if cmd.only_reads() => context::LedgerAccess::ReadOnly,
+        Command::Runs(_) | Command::Attest(_) | Command::Export(_) => {
+            context::LedgerAccess::ReadOnly
+        }
+        _ => context::LedgerAccess::ReadWrite,
+    };
     let global = context::GlobalArgs {
         home: cli.home,
         database_url: cli.database_url,
+        access,
     };
     if cli.format == Format::Sarif && !matches!(cli.command, Command::Scan(_) | Command::Gate(_)) {
         anyhow::bail!(

@@ -291,6 +291,15 @@ fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
 }
 
 pub async fn run(args: RunArgs, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
+    // A ticket given as a path must exist (ids name no folder and no `.md`).
+    if (args.ticket.contains('/') || args.ticket.ends_with(".md"))
+        && !std::path::Path::new(&args.ticket).exists()
+    {
+        anyhow::bail!(
+            "ticket file {} does not exist\nhint: pass an existing ticket file, or the id of a ticket in the tickets folder",
+            args.ticket
+        );
+    }
     let ledger = Arc::new(global.open_ledger().await?);
     let engine = Engine {
         ledger: ledger.clone(),

@@ -25,6 +25,44 @@ pub enum LedgerError {
         path: std::path::PathBuf,
         source: Arc<std::io::Error>,
     },
+    #[error(
+        "cannot create {path}: permission denied\nhint: pass --home DIR (or set DOCKET_HOME) to a directory you can write"
+    )]
+    HomePermission { path: std::path::PathBuf },
+    #[error("DOCKET_HOME {path} is a file, not a directory\nhint: pass --home DIR to a directory")]
+    HomeNotDirectory { path: std::path::PathBuf },
+    #[error(
+        "DOCKET_HOME {path} does not exist; a read-only command never creates one\nhint: check --home / DOCKET_HOME"
+    )]
+    NoHome { path: std::path::PathBuf },
+    #[error(
+        "there is no ledger at {location}: it does not exist; a read-only command never creates one\nhint: check --home / DOCKET_HOME and --database-url"
+    )]
+    NoLedger { location: String },
+    #[error("the ledger {location} is open read-only: {what} needs write access")]
+    ReadOnly {
+        location: String,
+        what: &'static str,
+    },
+    #[error(
+        "the ledger in {location} has entries no signed checkpoint covers: entries {first}..{last} are not covered by any signed checkpoint (the newest is of size {signed}); docket signs nothing over entries it has not checked\nhint: run `docket log verify` (with a checkpoint kept outside the writer if you have one)"
+    )]
+    UnsignedTail {
+        location: String,
+        first: u64,
+        last: u64,
+        signed: u64,
+    },
+    #[error(
+        "the ledger in {location} no longer extends its newest signed checkpoint (size {signed}): {divergence}; docket signs nothing over it\nhint: run `docket log verify` for the full report"
+    )]
+    Diverged {
+        location: String,
+        signed: u64,
+        /// The first entry that differs, when the stored checkpoints pin it down.
+        first: Option<u64>,
+        divergence: String,
+    },
     #[error(transparent)]
     Entry(#[from] EntryError),
     #[error(transparent)]

@@ -19,7 +19,10 @@ use crate::hash::{Digest256, Hash};
 use crate::keys::KeyDir;
 use crate::merkle::{self, CompactRange, Subtree};
 use crate::note::{self, Signer, Verifier};
-use crate::store::{CheckpointRow, Conn, Db, EntryFilter, EntryRow, NODE_MIN_LEVEL, StoreError};
+use crate::store::{
+    CheckpointRow, Conn, Db, EntryFilter, EntryRow, NODE_MIN_LEVEL, ReadAccess, StoreError,
+    TreeReads,
+};
 
 /// Most entries one group commit takes; more wait for the next commit.
 const MAX_BATCH: usize = 8192;
@@ -113,8 +116,9 @@ pub struct Ledger {
     origin: String,
     keys: KeyDir,
     blobs: BlobStore,
-    writer: mpsc::Sender<WriteRequest>,
-    writer_task: tokio::task::JoinHandle<()>,
+    /// `None` when opened read-only ([`Ledger::open_existing`]).
+    writer: Option<mpsc::Sender<WriteRequest>>,
+    writer_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -138,12 +142,73 @@ fn micros(ts: Timestamp) -> i64 {
     ts.as_microsecond()
 }
 
+/// Creates DOCKET_HOME (or the SQLite file's folder), saying plainly when it is a file
+/// or when permission is lacking.
+fn ensure_home(path: &std::path::Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(LedgerError::HomeNotDirectory {
+            path: path.to_owned(),
+        });
+    }
+    crate::fsutil::ensure_dir(path, 0o700).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => LedgerError::HomePermission {
+            path: path.to_owned(),
+        },
+        std::io::ErrorKind::NotADirectory => LedgerError::HomeNotDirectory {
+            path: path.to_owned(),
+        },
+        _ => LedgerError::Home {
+            path: path.to_owned(),
+            source: Arc::new(e),
+        },
+    })
+}
+
+/// A directory that must already exist, for commands that only read.
+fn existing_dir(path: &std::path::Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(LedgerError::HomeNotDirectory {
+            path: path.to_owned(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(LedgerError::NoHome {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(LedgerError::Home {
+            path: path.to_owned(),
+            source: Arc::new(e),
+        }),
+    }
+}
+
+/// Whether this process may create a file in `dir` (tried, not guessed from mode
+/// bits, so that it holds for root and for ACLs alike).
+fn may_create_in(dir: &std::path::Path) -> bool {
+    let probe = dir.join(format!(".docket-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
+    }
+}
+
+/// True when the mode bits forbid writing `path` (whoever runs docket, root included:
+/// an auditor's read-only copy is opened immutable even by root, so nothing is
+/// created next to it).
+fn read_only_on_disk(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o222 == 0)
+}
+
 impl Ledger {
     pub async fn open(config: &LedgerConfig) -> Result<Ledger> {
-        crate::fsutil::ensure_dir(&config.home, 0o700).map_err(|e| LedgerError::Home {
-            path: config.home.clone(),
-            source: Arc::new(e),
-        })?;
+        ensure_home(&config.home)?;
         let location = config.database.location();
         let open_err = |e: StoreError| match e {
             StoreError::Sql(source) => LedgerError::Open {
@@ -158,12 +223,25 @@ impl Ledger {
         let db = match &config.database {
             Database::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    crate::fsutil::ensure_dir(parent, 0o700).map_err(|e| LedgerError::Home {
-                        path: parent.to_owned(),
-                        source: Arc::new(e),
-                    })?;
+                    ensure_home(parent)?;
                 }
-                Db::open_sqlite(path).await.map_err(open_err)?
+                match Db::open_sqlite(path).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        // SQLite only says "unable to open database file"; say why
+                        // when it is the folder's permissions.
+                        let folder = path
+                            .parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .unwrap_or(std::path::Path::new("."));
+                        if !path.exists() && !may_create_in(folder) {
+                            return Err(LedgerError::HomePermission {
+                                path: path.to_owned(),
+                            });
+                        }
+                        return Err(open_err(e));
+                    }
+                }
             }
             Database::Postgres(url) => Db::open_postgres(url).await.map_err(open_err)?,
         };
@@ -200,15 +278,77 @@ impl Ledger {
             origin,
             keys,
             blobs: BlobStore::new(config.home.join("blobs")),
-            writer: tx,
-            writer_task,
+            writer: Some(tx),
+            writer_task: Some(writer_task),
+        })
+    }
+
+    /// Opens an existing ledger for commands that only read (verify, list, show,
+    /// prove, export): creates nothing — no DOCKET_HOME, no database, no schema, no
+    /// key — and needs no private key. A mistyped home is an error naming it, never a
+    /// new empty ledger that verifies. A SQLite file that is read-only on disk (an
+    /// auditor's copy) is opened immutable, so nothing is written next to it.
+    /// Appends are refused; signing a tree head works only if the private key is in
+    /// `home/keys`.
+    pub async fn open_existing(config: &LedgerConfig) -> Result<Ledger> {
+        existing_dir(&config.home)?;
+        let location = config.database.location();
+        let open_err = |e: StoreError| match e {
+            StoreError::Sql(source) => LedgerError::Open {
+                location: location.clone(),
+                source: Arc::new(source),
+            },
+            other => LedgerError::Storage {
+                location: location.clone(),
+                source: Arc::new(other),
+            },
+        };
+        let db = match &config.database {
+            Database::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    existing_dir(parent)?;
+                }
+                if !path.is_file() {
+                    return Err(LedgerError::NoLedger {
+                        location: location.clone(),
+                    });
+                }
+                let folder = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                let access = if read_only_on_disk(path) || read_only_on_disk(folder) {
+                    ReadAccess::Immutable
+                } else {
+                    ReadAccess::Shared
+                };
+                Db::open_sqlite_read_only(path, access)
+                    .await
+                    .map_err(open_err)?
+            }
+            Database::Postgres(url) => Db::open_postgres(url).await.map_err(open_err)?,
+        };
+        let Some(origin) = db.existing_origin().await.map_err(open_err)? else {
+            db.close().await;
+            return Err(LedgerError::NoLedger { location });
+        };
+        Ok(Ledger {
+            db,
+            location,
+            origin,
+            keys: KeyDir::new(config.home.join("keys")),
+            blobs: BlobStore::new(config.home.join("blobs")),
+            writer: None,
+            writer_task: None,
         })
     }
 
     /// Waits for pending appends and closes the database.
     pub async fn close(self) {
         drop(self.writer);
-        let _ = self.writer_task.await;
+        if let Some(task) = self.writer_task {
+            let _ = task.await;
+        }
         self.db.close().await;
     }
 
@@ -241,7 +381,11 @@ impl Ledger {
 
     async fn submit(&self, op: WriteOp) -> Result<Appended> {
         let (reply, rx) = oneshot::channel();
-        self.writer
+        let writer = self.writer.as_ref().ok_or_else(|| LedgerError::ReadOnly {
+            location: self.location.clone(),
+            what: "appending",
+        })?;
+        writer
             .send(WriteRequest { op, reply })
             .await
             .map_err(|_| LedgerError::WriterGone {
@@ -442,7 +586,10 @@ impl Ledger {
     }
 
     /// A checkpoint for tree size `size`: the stored one if a group commit ended there,
-    /// otherwise a head for that size signed now with the current key.
+    /// otherwise a head for that size signed now with the current key — only after
+    /// proving from the stored tree that it is a prefix of the newest signed
+    /// checkpoint. docket never signs over entries it has not checked against the
+    /// last signed tree head.
     pub async fn checkpoint_at(&self, size: u64) -> Result<SignedCheckpoint> {
         if size == 0 {
             return Err(LedgerError::Empty);
@@ -451,8 +598,27 @@ impl Ledger {
         if let Some(cp) = stored.into_iter().find(|c| c.checkpoint.size == size) {
             return Ok(cp);
         }
-        let root = self.root_at(size).await?;
         let key = self.signing_key().await?;
+        let mut conn = self.conn().await?;
+        let have = self.checked_size(&mut conn, size).await?;
+        let latest = conn.latest_checkpoint().await.map_err(self.storage_err())?;
+        let signed = open_newest_signed(&self.location, &self.origin, &key, latest, have)?;
+        let signed_size = signed.as_ref().map_or(0, |c| c.size);
+        if size > signed_size {
+            return Err(LedgerError::UnsignedTail {
+                location: self.location.clone(),
+                first: signed_size,
+                last: have - 1,
+                signed: signed_size,
+            });
+        }
+        let root = self.root_at(size).await?;
+        if let Some(signed) = &signed {
+            let proof = self.consistency_proof(size, signed.size).await?;
+            if !merkle::verify_consistency(size, signed.size, &root, &signed.root, &proof) {
+                return Err(diverged(&self.location, &mut conn, signed).await);
+            }
+        }
         let signer = self.keys.find(&key)?;
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
@@ -469,6 +635,9 @@ impl Ledger {
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint> {
         let size = self.size().await?;
         let cp = self.checkpoint_at(size).await?;
+        if self.writer.is_none() {
+            return Ok(cp);
+        }
         let mut conn = self.conn().await?;
         conn.insert_checkpoint(&CheckpointRow {
             size,
@@ -510,6 +679,136 @@ impl Ledger {
 
     pub fn keys(&self) -> &KeyDir {
         &self.keys
+    }
+}
+
+/// Opens the newest stored checkpoint with the ledger's signing key, for a ledger whose
+/// entries end at `size`. `None` only for an empty ledger with no checkpoint; entries
+/// with no checkpoint at all are an unsigned tail from entry 0.
+fn open_newest_signed(
+    location: &str,
+    origin: &str,
+    key: &Verifier,
+    latest: Option<CheckpointRow>,
+    size: u64,
+) -> Result<Option<Checkpoint>> {
+    let damaged = |detail: String| LedgerError::Damaged {
+        location: location.to_owned(),
+        detail,
+    };
+    let Some(row) = latest else {
+        if size == 0 {
+            return Ok(None);
+        }
+        return Err(LedgerError::UnsignedTail {
+            location: location.to_owned(),
+            first: 0,
+            last: size - 1,
+            signed: 0,
+        });
+    };
+    if row.size > size {
+        return Err(damaged(format!(
+            "entries end at {size} but a checkpoint of size {} was signed (entries were removed)",
+            row.size
+        )));
+    }
+    let opened = SignedCheckpoint::open(&row.note, std::slice::from_ref(key)).map_err(|e| {
+        damaged(format!(
+            "the newest stored checkpoint (size {}) does not verify with the ledger's key {key}: {e}",
+            row.size
+        ))
+    })?;
+    let checkpoint = opened.checkpoint;
+    if checkpoint.origin != origin || checkpoint.size != row.size {
+        return Err(damaged(format!(
+            "the stored checkpoint row for size {} holds a checkpoint of {} at size {}",
+            row.size, checkpoint.origin, checkpoint.size
+        )));
+    }
+    Ok(Some(checkpoint))
+}
+
+/// `MTH` of the first `size` entries from the stored nodes and leaf hashes.
+async fn stored_root<R: TreeReads>(reader: &mut R, size: u64) -> Result<Hash, StoreError> {
+    if size == 0 {
+        return Ok(Hash::empty_tree());
+    }
+    let hashes = reader.read_subtrees(&merkle::decompose(0, size)).await?;
+    Ok(merkle::fold_decomposition(&hashes).unwrap_or_else(Hash::empty_tree))
+}
+
+/// Where the stored tree stops matching what was signed: a binary search over the
+/// stored checkpoints up to `up_to` (an edit of entry k changes the root of every
+/// tree larger than k, and no smaller one). Returns the largest checkpointed size
+/// whose signed root the stored tree still has (0 if none) and the smallest whose
+/// root it does not; `None` when every stored checkpoint still matches.
+async fn locate_divergence<R: TreeReads>(
+    reader: &mut R,
+    up_to: u64,
+) -> Result<Option<(u64, u64)>, StoreError> {
+    let rows = reader.read_checkpoints().await?;
+    let heads: Vec<(u64, Hash)> = rows
+        .iter()
+        .filter(|r| r.size > 0 && r.size <= up_to)
+        .filter_map(|r| SignedCheckpoint::parse_unverified(&r.note).ok())
+        .filter(|c| c.checkpoint.size > 0 && c.checkpoint.size <= up_to)
+        .map(|c| (c.checkpoint.size, c.checkpoint.root))
+        .collect();
+    let (mut lo, mut hi) = (0usize, heads.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let Some(&(size, root)) = heads.get(mid) else {
+            break;
+        };
+        if stored_root(reader, size).await? == root {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let Some(&(bad, _)) = heads.get(lo) else {
+        return Ok(None);
+    };
+    let good = lo
+        .checked_sub(1)
+        .and_then(|i| heads.get(i))
+        .map_or(0, |h| h.0);
+    Ok(Some((good, bad)))
+}
+
+/// The refusal for a stored tree that does not extend the signed checkpoint
+/// `signed`, naming the first entry that differs when the stored checkpoints pin it.
+async fn diverged<R: TreeReads>(
+    location: &str,
+    reader: &mut R,
+    signed: &Checkpoint,
+) -> LedgerError {
+    let (first, divergence) = match locate_divergence(reader, signed.size).await {
+        Ok(Some((good, bad))) if bad == good + 1 => (
+            Some(good),
+            format!("entry {good} differs from what the checkpoint of size {bad} signed"),
+        ),
+        Ok(Some((good, bad))) => (
+            Some(good),
+            format!(
+                "an entry in {good}..{} differs: the checkpoint signed at size {good} still matches, the one at size {bad} does not",
+                bad - 1
+            ),
+        ),
+        _ => (
+            None,
+            format!(
+                "the stored tree of {} entries does not have the signed root {}",
+                signed.size, signed.root
+            ),
+        ),
+    };
+    LedgerError::Diverged {
+        location: location.to_owned(),
+        signed: signed.size,
+        first,
+        divergence,
     }
 }
 
@@ -557,7 +856,16 @@ impl Writer {
                 Err(err) => {
                     // The transaction rolled back; the next commit rereads the head.
                     self.state.range = None;
-                    tracing::warn!(error = %err, "group commit failed");
+                    // A refusal to sign over unchecked history reaches every caller
+                    // as its error; logging it as well would print it twice.
+                    if matches!(
+                        err,
+                        LedgerError::UnsignedTail { .. } | LedgerError::Diverged { .. }
+                    ) {
+                        tracing::debug!(error = %err, "group commit refused");
+                    } else {
+                        tracing::warn!(error = %err, "group commit failed");
+                    }
                     for reply in replies {
                         let _ = reply.send(Err(err.clone()));
                     }
@@ -607,25 +915,40 @@ async fn commit(
         Some(_) => {}
     }
 
-    // The right edge of the tree: cached, or rebuilt when another process wrote.
+    // The right edge of the tree: cached (this writer computed it, so what it signs
+    // extends what it signed), or rebuilt from the stored tree when another process
+    // wrote — and then proven to extend the newest signed checkpoint before anything
+    // is signed over it: the stored entries, leaf hashes and nodes can be rewritten by
+    // anyone with write access to the database, the signatures cannot.
     let mut range = match state.range.take() {
         Some(r) if r.size() == size => r,
         _ => {
-            // Never extend a ledger whose tail was cut off behind our back.
-            if let Some(cp_size) = tx.max_checkpoint_size().await.map_err(&storage)?
-                && cp_size > size
-            {
-                return Err(state.damaged(format!(
-                    "entries end at {size} but a checkpoint of size {cp_size} was signed (entries were removed)"
-                )));
+            let latest = tx.latest_checkpoint().await.map_err(&storage)?;
+            let verifier = state.signer.verifier();
+            let signed =
+                open_newest_signed(&state.location, &state.origin, &verifier, latest, size)?;
+            let signed_size = signed.as_ref().map_or(0, |c| c.size);
+            if signed_size < size {
+                return Err(LedgerError::UnsignedTail {
+                    location: state.location.clone(),
+                    first: signed_size,
+                    last: size - 1,
+                    signed: signed_size,
+                });
             }
             let parts = merkle::decompose(0, size);
             let hashes = tx
                 .subtree_hashes(&parts)
                 .await
                 .map_err(|e| state.damaged(e.to_string()))?;
-            CompactRange::from_peaks(size, &hashes)
-                .ok_or_else(|| state.damaged("cannot rebuild the tree edge".into()))?
+            let range = CompactRange::from_peaks(size, &hashes)
+                .ok_or_else(|| state.damaged("cannot rebuild the tree edge".into()))?;
+            if let Some(signed) = &signed
+                && range.root() != signed.root
+            {
+                return Err(diverged(&state.location, &mut tx, signed).await);
+            }
+            range
         }
     };
 
@@ -736,4 +1059,239 @@ async fn commit(
         r.tree_size = tree_size;
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use sqlx::Connection;
+
+    use super::*;
+
+    async fn ledger_of(home: &std::path::Path, appends: u64) -> Ledger {
+        let ledger = Ledger::open(&LedgerConfig::sqlite_in(home)).await.unwrap();
+        for n in 0..appends {
+            ledger
+                .append(NewEntry::new(
+                    "approval",
+                    json!({"initiator": "alice", "n": n}),
+                ))
+                .await
+                .unwrap();
+        }
+        ledger
+    }
+
+    async fn raw(home: &std::path::Path) -> sqlx::SqliteConnection {
+        let url = format!("sqlite://{}", home.join("ledger.sqlite3").display());
+        sqlx::SqliteConnection::connect(&url).await.unwrap()
+    }
+
+    /// Rewrites entry `index` the way an attacker without the key would: new bytes,
+    /// their leaf hash, and the stored node over them, so the stored tree is
+    /// self-consistent.
+    async fn forge(home: &std::path::Path, index: i64) {
+        let mut db = raw(home).await;
+        let bytes: Vec<u8> = sqlx::query_scalar("SELECT entry FROM entries WHERE idx = ?1")
+            .bind(index)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        let forged = String::from_utf8(bytes)
+            .unwrap()
+            .replace("alice", "mallory")
+            .into_bytes();
+        sqlx::query("UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = ?3")
+            .bind(&forged)
+            .bind(crate::hash::leaf_hash(&forged).0.to_vec())
+            .bind(index)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let leaves: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT leaf_hash FROM entries WHERE idx < 16 ORDER BY idx")
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        let leaves: Vec<Hash> = leaves
+            .iter()
+            .map(|l| Hash::from_slice(l).unwrap())
+            .collect();
+        sqlx::query("UPDATE tree_nodes SET hash = ?1 WHERE level = 4 AND idx = 0")
+            .bind(merkle::root_of(&leaves).0.to_vec())
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+
+    fn new_entry() -> NewEntry {
+        NewEntry::new("approval", json!({"initiator": "bob"}))
+    }
+
+    #[tokio::test]
+    async fn an_entry_rewritten_under_signed_checkpoints_is_never_signed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        ledger_of(&home, 20).await.close().await;
+        forge(&home, 5).await;
+
+        let ledger = Ledger::open(&LedgerConfig::sqlite_in(&home)).await.unwrap();
+        let checkpoints = ledger.checkpoints().await.unwrap().len();
+        match ledger.append(new_entry()).await {
+            Err(LedgerError::Diverged {
+                signed,
+                first,
+                divergence,
+                ..
+            }) => {
+                assert_eq!((signed, first), (21, Some(5)));
+                assert_eq!(
+                    divergence,
+                    "entry 5 differs from what the checkpoint of size 6 signed"
+                );
+            }
+            other => panic!("the append must be refused: {other:?}"),
+        }
+        // A head for a size no group commit ended at is proven against the newest
+        // signed checkpoint first.
+        match ledger.checkpoint_at(1).await {
+            Err(LedgerError::Diverged { first, .. }) => assert_eq!(first, Some(5)),
+            other => panic!("signing at size 1 must be refused: {other:?}"),
+        }
+        assert_eq!(ledger.checkpoints().await.unwrap().len(), checkpoints);
+        assert_eq!(ledger.size().await.unwrap(), 21);
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_tail_is_refused_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        ledger_of(&home, 20).await.close().await;
+        forge(&home, 5).await;
+        sqlx::query("DELETE FROM checkpoints WHERE size > 5")
+            .execute(&mut raw(&home).await)
+            .await
+            .unwrap();
+
+        let ledger = Ledger::open(&LedgerConfig::sqlite_in(&home)).await.unwrap();
+        match ledger.append(new_entry()).await {
+            Err(LedgerError::UnsignedTail {
+                first,
+                last,
+                signed,
+                ..
+            }) => assert_eq!((first, last, signed), (5, 20, 5)),
+            other => panic!("the append must be refused: {other:?}"),
+        }
+        assert!(matches!(
+            ledger.checkpoint_at(12).await,
+            Err(LedgerError::UnsignedTail { first: 5, .. })
+        ));
+        assert!(matches!(
+            ledger.checkpoint().await,
+            Err(LedgerError::UnsignedTail { first: 5, .. })
+        ));
+        // Below the newest signed size, a head is still proven and signed.
+        assert_eq!(ledger.checkpoint_at(3).await.unwrap().checkpoint.size, 3);
+
+        let report = ledger
+            .verify(&crate::VerifyOptions::default())
+            .await
+            .unwrap();
+        let first = report.problems.first().unwrap();
+        assert_eq!((first.code, first.entry), ("entries-unsigned", Some(5)));
+        assert!(
+            first
+                .message
+                .starts_with("entries 5..20 are not covered by any signed checkpoint"),
+            "{}",
+            first.message
+        );
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_ledger_with_no_checkpoint_at_all_is_an_unsigned_tail_from_entry_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        ledger_of(&home, 3).await.close().await;
+        sqlx::query("DELETE FROM checkpoints")
+            .execute(&mut raw(&home).await)
+            .await
+            .unwrap();
+        let ledger = Ledger::open(&LedgerConfig::sqlite_in(&home)).await.unwrap();
+        assert!(matches!(
+            ledger.append(new_entry()).await,
+            Err(LedgerError::UnsignedTail {
+                first: 0,
+                last: 3,
+                signed: 0,
+                ..
+            })
+        ));
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_untouched_ledger_reopened_goes_on_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        ledger_of(&home, 3).await.close().await;
+        let ledger = ledger_of(&home, 2).await;
+        assert_eq!(ledger.size().await.unwrap(), 6);
+        let report = ledger
+            .verify(&crate::VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn open_existing_creates_nothing_and_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("mistyped");
+        match Ledger::open_existing(&LedgerConfig::sqlite_in(&home)).await {
+            Err(LedgerError::NoHome { path }) => assert_eq!(path, home),
+            other => panic!("{other:?}"),
+        }
+        assert!(!home.exists());
+        std::fs::create_dir(&home).unwrap();
+        match Ledger::open_existing(&LedgerConfig::sqlite_in(&home)).await {
+            Err(e @ LedgerError::NoLedger { .. }) => assert!(
+                e.to_string()
+                    .contains(&home.join("ledger.sqlite3").display().to_string()),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0);
+
+        ledger_of(&home, 1).await.close().await;
+        let reader = Ledger::open_existing(&LedgerConfig::sqlite_in(&home))
+            .await
+            .unwrap();
+        assert_eq!(reader.size().await.unwrap(), 2);
+        assert!(matches!(
+            reader.append(new_entry()).await,
+            Err(LedgerError::ReadOnly { .. })
+        ));
+        reader.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_home_that_is_a_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::write(&home, "x").unwrap();
+        let err = Ledger::open(&LedgerConfig::sqlite_in(&home))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string().lines().next().unwrap(),
+            format!("DOCKET_HOME {} is a file, not a directory", home.display())
+        );
+    }
 }

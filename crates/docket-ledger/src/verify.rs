@@ -68,14 +68,23 @@ pub struct ShreddedBlob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub origin: String,
+    /// Entries verified: all of them, or those before the problem that stopped the scan.
     pub entries: u64,
+    /// Entries stored when verification began.
+    pub stored_entries: u64,
     pub root: Hash,
     pub checkpoints_checked: usize,
+    /// External checkpoints actually compared with the ledger (one that lies beyond
+    /// the problem that stopped the scan cannot be).
     pub anchors_checked: usize,
+    /// External checkpoints given.
+    pub anchors_given: usize,
     pub keys: Vec<KeyEpoch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blobs: Option<BlobReport>,
     pub problems: Vec<Problem>,
+    /// True when more problems were found than the report keeps (50).
+    pub problems_truncated: bool,
 }
 
 impl VerifyReport {
@@ -127,6 +136,7 @@ impl KeyChain {
 struct Verification<'a> {
     origin: &'a str,
     problems: Vec<Problem>,
+    problems_truncated: bool,
     keys: KeyChain,
     checkpoints: Vec<SignedCheckpointRow>,
     next_checkpoint: usize,
@@ -145,8 +155,9 @@ struct SignedCheckpointRow {
     note: String,
 }
 
-/// Problems stop being collected after this many; the first is what matters.
-const MAX_PROBLEMS: usize = 50;
+/// Problems stop being collected after this many; the first is what matters, and the
+/// report says when it was cut.
+pub(crate) const MAX_PROBLEMS: usize = 50;
 
 impl Verification<'_> {
     fn problem(&mut self, code: &'static str, entry: Option<u64>, message: String) {
@@ -156,6 +167,8 @@ impl Verification<'_> {
                 entry,
                 message,
             });
+        } else {
+            self.problems_truncated = true;
         }
     }
 
@@ -244,6 +257,7 @@ impl Ledger {
         let mut v = Verification {
             origin: self.origin(),
             problems: Vec::new(),
+            problems_truncated: false,
             keys: KeyChain { epochs: Vec::new() },
             checkpoints: stored_checkpoints
                 .into_iter()
@@ -413,29 +427,73 @@ impl Ledger {
                     }
                 }
                 if v.problems.len() >= MAX_PROBLEMS {
+                    if expected < bound {
+                        v.problems_truncated = true;
+                    }
                     break 'scan;
                 }
             }
         }
         let size = range.size();
         let root = range.root();
+        // The scan stops at the first entry it cannot trust; what lies beyond was not
+        // checked, and is not reported as missing.
+        let complete = size == bound;
 
         // Signed checkpoints beyond the last entry: the tail was cut off.
-        if v.problems.is_empty()
-            && let Some(cp_size) = v.checkpoints.last().map(|c| c.size).filter(|s| *s > size)
-        {
+        if let Some(cp_size) = v.checkpoints.last().map(|c| c.size).filter(|s| *s > bound) {
             v.problem(
                 "entries-truncated",
-                Some(size),
+                Some(bound),
                 format!(
-                    "the ledger ends at entry {} but a checkpoint of size {cp_size} was signed: entries {size}..{} were removed",
-                    size as i128 - 1,
+                    "the ledger ends at entry {} but a checkpoint of size {cp_size} was signed: entries {bound}..{} were removed",
+                    bound as i128 - 1,
                     cp_size - 1
                 ),
             );
         }
 
+        // Entries no signature covers: every group commit stores its signed checkpoint
+        // with its entries, so a tail beyond the newest checkpoint was written behind
+        // docket's back or had its checkpoints deleted (e.g. after an edit).
+        let newest_signed = v
+            .checkpoints
+            .iter()
+            .map(|c| c.size)
+            .filter(|s| *s <= bound)
+            .max()
+            .unwrap_or(0);
+        if complete && newest_signed < bound {
+            // Checkpoints were read before the size: entries appended meanwhile come
+            // with their own checkpoint, which is read now.
+            let later = self
+                .conn()
+                .await?
+                .checkpoints()
+                .await
+                .map_err(self.storage_err())?;
+            let covering = later.into_iter().find(|c| c.size == bound);
+            match covering {
+                Some(row) => {
+                    v.checkpoints.push(SignedCheckpointRow {
+                        size: row.size,
+                        note: row.note,
+                    });
+                    v.check_checkpoints_at(bound, &root);
+                }
+                None => v.problem(
+                    "entries-unsigned",
+                    Some(newest_signed),
+                    format!(
+                        "entries {newest_signed}..{} are not covered by any signed checkpoint (the newest stored one is of size {newest_signed}): checkpoints were deleted or entries were written behind docket's back",
+                        bound - 1
+                    ),
+                ),
+            }
+        }
+
         let chain = v.keys.all();
+        let mut anchors_checked = 0;
         for (anchor, cp) in &anchors {
             let mut keys = chain.clone();
             keys.extend(options.trusted_keys.iter().cloned());
@@ -448,9 +506,15 @@ impl Ledger {
                         anchor.label
                     ),
                 );
+                anchors_checked += 1;
                 continue;
             }
             let c = &cp.checkpoint;
+            if c.origin == self.origin() && c.size <= bound && c.size > size {
+                // Beyond the entry that stopped the scan: not checked, not missing.
+                continue;
+            }
+            anchors_checked += 1;
             if c.origin != self.origin() {
                 v.problem(
                     "anchor-other-log",
@@ -462,12 +526,12 @@ impl Ledger {
                         self.origin()
                     ),
                 );
-            } else if c.size > size {
+            } else if c.size > bound {
                 v.problem(
                     "entries-truncated",
-                    Some(size),
+                    Some(bound),
                     format!(
-                        "checkpoint {} proves the ledger had {} entries, but it now has {size}: entries {size}..{} are gone",
+                        "checkpoint {} proves the ledger had {} entries, but it now has {bound}: entries {bound}..{} are gone",
                         anchor.label,
                         c.size,
                         c.size - 1
@@ -515,9 +579,11 @@ impl Ledger {
         Ok(VerifyReport {
             origin: self.origin().to_owned(),
             entries: size,
+            stored_entries: bound,
             root,
             checkpoints_checked: v.checkpoints_checked,
-            anchors_checked: anchors.len(),
+            anchors_checked,
+            anchors_given: options.anchors.len(),
             keys: v
                 .keys
                 .epochs
@@ -529,6 +595,7 @@ impl Ledger {
                 .collect(),
             blobs,
             problems: v.problems,
+            problems_truncated: v.problems_truncated,
         })
     }
 

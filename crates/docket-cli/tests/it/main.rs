@@ -12,6 +12,7 @@ mod gate;
 mod golden_path;
 mod governed;
 mod iac;
+mod ledger_attacks;
 mod model_agents;
 mod package;
 mod snapshots_cli;

@@ -70,8 +70,25 @@ pub(crate) fn to_u64(v: i64) -> StoreResult<u64> {
 /// A connection pool on one of the backends.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite(sqlx::SqlitePool, std::path::PathBuf),
+    Sqlite(sqlx::SqlitePool, SqliteFile),
     Postgres(sqlx::PgPool),
+}
+
+/// How an existing ledger is opened by a command that only reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadAccess {
+    /// Read through SQLite's ordinary locking (others may be appending).
+    Shared,
+    /// The file and its folder are read-only (an auditor's copy): SQLite opens it as
+    /// immutable, so that it needs no `-wal` or `-shm` file next to it.
+    Immutable,
+}
+
+/// The SQLite file, and whether full scans must open it as immutable.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteFile {
+    pub path: std::path::PathBuf,
+    pub immutable: bool,
 }
 
 /// Entries read by a full scan arrive in chunks of this many rows.
@@ -130,7 +147,24 @@ macro_rules! dispatch_tx {
 
 impl Db {
     pub async fn open_sqlite(path: &std::path::Path) -> StoreResult<Db> {
-        Ok(Db::Sqlite(sqlite::open(path).await?, path.to_owned()))
+        let file = SqliteFile {
+            path: path.to_owned(),
+            immutable: false,
+        };
+        Ok(Db::Sqlite(sqlite::open(path).await?, file))
+    }
+
+    /// Opens an existing SQLite ledger for reading only: never creates the file, and
+    /// writes nothing next to it when `access` is immutable.
+    pub async fn open_sqlite_read_only(
+        path: &std::path::Path,
+        access: ReadAccess,
+    ) -> StoreResult<Db> {
+        let file = SqliteFile {
+            path: path.to_owned(),
+            immutable: access == ReadAccess::Immutable,
+        };
+        Ok(Db::Sqlite(sqlite::open_read_only(&file).await?, file))
     }
 
     pub async fn open_postgres(url: &str) -> StoreResult<Db> {
@@ -156,7 +190,7 @@ impl Db {
     pub fn scan_entries(&self, below: u64) -> EntryChunks {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         match self {
-            Db::Sqlite(_, path) => sqlite::scan_entries(path.clone(), below, tx),
+            Db::Sqlite(_, file) => sqlite::scan_entries(file.clone(), below, tx),
             Db::Postgres(pool) => postgres::scan_entries(pool.clone(), below, tx),
         }
         rx
@@ -165,7 +199,7 @@ impl Db {
     /// Every stored tree node (for verification).
     pub async fn all_nodes(&self) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
         match self {
-            Db::Sqlite(_, path) => sqlite::all_nodes(path.clone()).await,
+            Db::Sqlite(_, file) => sqlite::all_nodes(file.clone()).await,
             Db::Postgres(pool) => postgres::all_nodes(&mut *pool.acquire().await?).await,
         }
     }
@@ -175,6 +209,13 @@ impl Db {
     pub async fn init(&self, new_origin: &str) -> StoreResult<String> {
         let mut conn = self.conn().await?;
         dispatch!(&mut conn, c => init_schema(new_origin))
+    }
+
+    /// The origin of an existing ledger, creating nothing; `None` when the database
+    /// holds no docket ledger.
+    pub async fn existing_origin(&self) -> StoreResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        dispatch!(&mut conn, c => existing_origin())
     }
 }
 
@@ -224,8 +265,12 @@ impl WriteTx<'_> {
         dispatch_tx!(self, c => size())
     }
 
-    pub async fn max_checkpoint_size(&mut self) -> StoreResult<Option<u64>> {
-        dispatch_tx!(self, c => max_checkpoint_size())
+    pub async fn latest_checkpoint(&mut self) -> StoreResult<Option<CheckpointRow>> {
+        dispatch_tx!(self, c => latest_checkpoint())
+    }
+
+    pub async fn checkpoints(&mut self) -> StoreResult<Vec<CheckpointRow>> {
+        dispatch_tx!(self, c => checkpoints())
     }
 
     pub async fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
@@ -255,6 +300,31 @@ impl WriteTx<'_> {
             WriteTx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
+    }
+}
+
+/// The reads that prove a stored tree extends a signed checkpoint, on a plain
+/// connection (`Ledger::checkpoint_at`) or inside the writer's transaction.
+pub(crate) trait TreeReads {
+    async fn read_subtrees(&mut self, subtrees: &[Subtree]) -> StoreResult<Vec<Hash>>;
+    async fn read_checkpoints(&mut self) -> StoreResult<Vec<CheckpointRow>>;
+}
+
+impl TreeReads for Conn {
+    async fn read_subtrees(&mut self, subtrees: &[Subtree]) -> StoreResult<Vec<Hash>> {
+        self.subtree_hashes(subtrees).await
+    }
+    async fn read_checkpoints(&mut self) -> StoreResult<Vec<CheckpointRow>> {
+        self.checkpoints().await
+    }
+}
+
+impl TreeReads for WriteTx<'_> {
+    async fn read_subtrees(&mut self, subtrees: &[Subtree]) -> StoreResult<Vec<Hash>> {
+        self.subtree_hashes(subtrees).await
+    }
+    async fn read_checkpoints(&mut self) -> StoreResult<Vec<CheckpointRow>> {
+        self.checkpoints().await
     }
 }
 

@@ -84,11 +84,14 @@ pub(super) async fn size(conn: &mut PgConnection) -> StoreResult<u64> {
     to_u64(next)
 }
 
-pub(super) async fn max_checkpoint_size(conn: &mut PgConnection) -> StoreResult<Option<u64>> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM docket_checkpoints")
-        .fetch_one(conn)
+pub(super) async fn existing_origin(conn: &mut PgConnection) -> StoreResult<Option<String>> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('docket_meta')::text")
+        .fetch_one(&mut *conn)
         .await?;
-    max.map(to_u64).transpose()
+    if table.is_none() {
+        return Ok(None);
+    }
+    meta_get(conn, "origin").await
 }
 
 pub(super) async fn meta_get(conn: &mut PgConnection, key: &str) -> StoreResult<Option<String>> {

@@ -9,8 +9,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{
-    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, ScannedRow, StoreError,
-    StoreResult, assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64, to_u64,
+    CheckpointRow, EntryFilter, EntryRow, LOCK_TIMEOUT, SCAN_CHUNK, ScannedRow, SqliteFile,
+    StoreError, StoreResult, assemble_subtree_hashes, hash_column, plan_subtree_reads, to_i64,
+    to_u64,
 };
 use crate::hash::Hash;
 use crate::merkle::Subtree;
@@ -31,6 +32,59 @@ pub(super) async fn open(path: &Path) -> StoreResult<sqlx::SqlitePool> {
         .connect_with(options)
         .await?;
     Ok(pool)
+}
+
+/// An existing file, read-only; immutable (no `-wal`/`-shm`, no locking) when it sits
+/// in a read-only place.
+pub(super) async fn open_read_only(file: &SqliteFile) -> StoreResult<sqlx::SqlitePool> {
+    let options = SqliteConnectOptions::new()
+        .filename(&file.path)
+        .create_if_missing(false)
+        .read_only(true)
+        .immutable(file.immutable)
+        .busy_timeout(LOCK_TIMEOUT)
+        .foreign_keys(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Opens the file for a full scan on a blocking thread, read-only (immutable when the
+/// ledger was opened so).
+fn open_for_scan(file: &SqliteFile) -> Result<rusqlite::Connection, rusqlite::Error> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let conn = if file.immutable {
+        let mut uri = String::from("file:");
+        for b in file.path.to_string_lossy().bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-') {
+                uri.push(char::from(b));
+            } else {
+                uri.push_str(&format!("%{b:02X}"));
+            }
+        }
+        uri.push_str("?immutable=1");
+        rusqlite::Connection::open_with_flags(uri, flags)?
+    } else {
+        rusqlite::Connection::open_with_flags(&file.path, flags)?
+    };
+    conn.busy_timeout(LOCK_TIMEOUT)?;
+    Ok(conn)
+}
+
+pub(super) async fn existing_origin(conn: &mut SqliteConnection) -> StoreResult<Option<String>> {
+    let has_meta: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if has_meta == 0 {
+        return Ok(None);
+    }
+    meta_get(conn, "origin").await
 }
 
 pub(super) async fn begin_write(
@@ -81,13 +135,6 @@ pub(super) async fn size(conn: &mut SqliteConnection) -> StoreResult<u64> {
         .fetch_one(conn)
         .await?;
     to_u64(next)
-}
-
-pub(super) async fn max_checkpoint_size(conn: &mut SqliteConnection) -> StoreResult<Option<u64>> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM checkpoints")
-        .fetch_one(conn)
-        .await?;
-    max.map(to_u64).transpose()
 }
 
 pub(super) async fn meta_get(
@@ -160,18 +207,13 @@ pub(super) async fn list(
 /// row across threads one at a time (about 13 µs a row here), which made verifying a
 /// million entries take 13 s; this reader sends whole chunks instead.
 pub(super) fn scan_entries(
-    path: std::path::PathBuf,
+    file: SqliteFile,
     below: u64,
     tx: tokio::sync::mpsc::Sender<StoreResult<Vec<ScannedRow>>>,
 ) {
     tokio::task::spawn_blocking(move || {
         let result = (|| -> Result<(), rusqlite::Error> {
-            let conn = rusqlite::Connection::open_with_flags(
-                &path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(LOCK_TIMEOUT)?;
+            let conn = open_for_scan(&file)?;
             let mut stmt = conn.prepare(
                 "SELECT idx, time_us, kind, leaf_hash, entry FROM entries WHERE idx < ?1 ORDER BY idx",
             )?;
@@ -286,13 +328,9 @@ pub(super) async fn subtree_hashes(
 
 /// Every stored tree node, read through rusqlite for the same reason as
 /// [`scan_entries`]: a million-entry ledger has 125,000 of them.
-pub(super) async fn all_nodes(path: std::path::PathBuf) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
+pub(super) async fn all_nodes(file: SqliteFile) -> StoreResult<Vec<(Subtree, Vec<u8>)>> {
     let read = move || -> Result<Vec<(Subtree, Vec<u8>)>, rusqlite::Error> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(LOCK_TIMEOUT)?;
+        let conn = open_for_scan(&file)?;
         let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
         let rows = stmt.query_map([], |row| {
             let level: i64 = row.get(0)?;
