@@ -181,13 +181,14 @@ fn a_forked_history_is_caught_by_a_saved_checkpoint() {
         let env = ledger(backend);
         let saved = env.path("auditor.note");
         env.ok(&["log", "checkpoint", "--out", saved.to_str().unwrap()]);
-        // An insider with the signing key rewrites entries 10.. and re-signs.
+        // An insider with the signing key cuts the log back to a signed size (docket
+        // refuses to extend any other), rewrites entries 14.. and re-signs.
         env.sql(
-            "DELETE FROM entries WHERE idx >= 10;
-             DELETE FROM checkpoints WHERE size > 10;
-             DELETE FROM tree_nodes WHERE ((idx + 1) << level) > 10;",
+            "DELETE FROM entries WHERE idx >= 14;
+             DELETE FROM checkpoints WHERE size > 14;
+             DELETE FROM tree_nodes WHERE ((idx + 1) << level) > 14;",
         );
-        env.append_lines("evidence", &payloads(10, "forged"));
+        env.append_lines("evidence", &payloads(6, "forged"));
         env.ok(&["log", "verify"]);
         verify_fails(
             &env,
