@@ -3,6 +3,7 @@
 //! Reads the ledger and git; knows nothing about how a run is executed.
 
 pub mod attest;
+mod contents;
 pub mod gate;
 pub mod package;
 pub mod report;

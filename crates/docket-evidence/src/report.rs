@@ -14,7 +14,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::package::{ARTEFACTS, ConsistencyRef, ControlMapping, EvidenceRef, Selection};
+use crate::contents::{ARTEFACTS, ConsistencyRef, ControlMapping, EvidenceRef, Selection};
 use docket_core::record::{
     CheckResult, RepositoryRef, RuleResult, RunRecord, TicketRef, WorkerRef,
 };

@@ -1,0 +1,522 @@
+//! Classifying one commit: its own note, the attestations of the runs its trailers
+//! name, its tree and its diff decide whether it is governed, invalid, ungoverned AI
+//! or plain.
+
+use std::collections::HashMap;
+
+use docket_core::ai_markers::{self, Marker};
+use docket_git::RangeCommit;
+use docket_ledger::dsse::key_hint;
+
+use super::attestations::Opened;
+use super::commit::{RUN_TRAILER, short};
+use super::outcome::{AttestationMatch, Governing, Judged, Outcome};
+use crate::attest::{self, VerifiedAttestation};
+
+/// A commit on its way to a judgement.
+pub(super) struct Pending {
+    pub(super) commit: RangeCommit,
+    markers: Vec<Marker>,
+    runs: Vec<String>,
+    state: State,
+    pub(super) actual_diff: Option<String>,
+}
+
+enum State {
+    Done {
+        outcome: Outcome,
+        reason: String,
+        governing: Option<Governing>,
+    },
+    /// The commit's own attestation; the diff decides.
+    OwnNote(Box<VerifiedAttestation>),
+    /// Attestations that may cover a rewritten commit by its diff, and what was wrong
+    /// with the ones that could not be used.
+    ByDiff {
+        candidates: Vec<(String, VerifiedAttestation)>,
+        problems: Vec<String>,
+    },
+}
+
+impl Pending {
+    pub(super) fn needs_diff(&self) -> bool {
+        match &self.state {
+            State::Done { .. } => false,
+            State::OwnNote(_) => true,
+            State::ByDiff { candidates, .. } => !candidates.is_empty(),
+        }
+    }
+
+    fn done(self, outcome: Outcome, reason: String, governing: Option<Governing>) -> Judged {
+        Judged {
+            commit: self.commit,
+            outcome,
+            reason,
+            markers: self.markers,
+            runs: self.runs,
+            governing,
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Judged {
+        let state = std::mem::replace(
+            &mut self.state,
+            State::ByDiff {
+                candidates: Vec::new(),
+                problems: Vec::new(),
+            },
+        );
+        let actual = self.actual_diff.clone().unwrap_or_default();
+        match state {
+            State::Done {
+                outcome,
+                reason,
+                governing,
+            } => self.done(outcome, reason, governing),
+            State::OwnNote(v) => {
+                let id = self.commit.id.clone();
+                match attest::check_subject(&v, &id, &actual) {
+                    Ok(()) => {
+                        let signed_by = key_hint(&v.signed_by);
+                        let reason = format!(
+                            "attested by run {} (signed by {signed_by}); its commit and diff match",
+                            v.run_id()
+                        );
+                        let governing = Governing {
+                            run_id: v.run_id().to_owned(),
+                            attested_commit: id,
+                            signed_by,
+                            matched: AttestationMatch::ThisCommit,
+                        };
+                        self.done(Outcome::Governed, reason, Some(governing))
+                    }
+                    Err(problem) => {
+                        self.done(Outcome::InvalidAttestation, problem.to_string(), None)
+                    }
+                }
+            }
+            State::ByDiff {
+                candidates,
+                problems,
+            } => {
+                if let Some((at, v)) = candidates
+                    .iter()
+                    .find(|(_, v)| v.diff_digest().as_deref() == Some(actual.as_str()))
+                {
+                    let signed_by = key_hint(&v.signed_by);
+                    let reason = format!(
+                        "rebased or cherry-picked: its diff equals the diff attested for run {} at commit {} (signed by {signed_by})",
+                        v.run_id(),
+                        short(at)
+                    );
+                    let governing = Governing {
+                        run_id: v.run_id().to_owned(),
+                        attested_commit: at.clone(),
+                        signed_by,
+                        matched: AttestationMatch::SameDiff,
+                    };
+                    return self.done(Outcome::Governed, reason, Some(governing));
+                }
+                let reason = not_covered(&self.runs, &candidates, &problems);
+                self.done(Outcome::InvalidAttestation, reason, None)
+            }
+        }
+    }
+}
+
+/// Everything that can be decided before diffs are computed.
+pub(super) fn judge_without_diff(
+    commit: RangeCommit,
+    runs: Vec<String>,
+    opened: &Opened,
+    by_run: &HashMap<String, Vec<String>>,
+) -> Pending {
+    let markers = ai_markers::commit_markers(
+        &commit.message,
+        (&commit.author_name, &commit.author_email),
+        (&commit.committer_name, &commit.committer_email),
+    );
+    let mut pending = Pending {
+        commit,
+        markers,
+        runs,
+        state: State::Done {
+            outcome: Outcome::Plain,
+            reason: String::new(),
+            governing: None,
+        },
+        actual_diff: None,
+    };
+    let id = pending.commit.id.clone();
+    let mut candidates: Vec<(String, VerifiedAttestation)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+
+    // The commit's own note.
+    match opened.get(&id) {
+        Some(Err(reason)) => {
+            pending.state = State::Done {
+                outcome: Outcome::InvalidAttestation,
+                reason: format!("its attestation note does not verify: {reason}"),
+                governing: None,
+            };
+            return pending;
+        }
+        Some(Ok(v)) if v.commit() == Some(id.as_str()) => {
+            if !pending.runs.is_empty() && !pending.runs.iter().any(|r| r == v.run_id()) {
+                pending.state = State::Done {
+                    outcome: Outcome::InvalidAttestation,
+                    reason: format!(
+                        "its attestation is for run {}, but its {RUN_TRAILER} trailer names {}",
+                        v.run_id(),
+                        pending.runs.join(", ")
+                    ),
+                    governing: None,
+                };
+            } else {
+                pending.state = State::OwnNote(Box::new(v.clone()));
+            }
+            return pending;
+        }
+        // A note copied from the commit it was made for (git's notes.rewriteRef on
+        // rebase or amend): judged like any attestation of a rewritten commit.
+        Some(Ok(v)) => candidates.push((v.commit().unwrap_or_default().to_owned(), v.clone())),
+        None => {}
+    }
+
+    if pending.runs.is_empty() && candidates.is_empty() {
+        pending.state = match pending.markers.first() {
+            Some(marker) => State::Done {
+                outcome: Outcome::UngovernedAi,
+                reason: format!("{marker}, and no docket attestation"),
+                governing: None,
+            },
+            None => State::Done {
+                outcome: Outcome::Plain,
+                reason: format!("no AI marker and no {RUN_TRAILER} trailer"),
+                governing: None,
+            },
+        };
+        return pending;
+    }
+
+    // The attestations of the runs it names, the last trailer first: a squash of
+    // several runs ends with the newest one, whose tree is the squashed tree.
+    for run in pending.runs.iter().rev() {
+        for at in by_run.get(run).into_iter().flatten() {
+            match opened.get(at) {
+                Some(Ok(v)) if v.run_id() == run => {
+                    let attested = v.commit().unwrap_or_default().to_owned();
+                    if !candidates.iter().any(|(c, _)| *c == attested) {
+                        candidates.push((attested, v.clone()));
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(reason)) => problems.push(format!(
+                    "the attestation for run {run} at commit {} does not verify: {reason}",
+                    short(at)
+                )),
+                None => problems.push(format!(
+                    "the attestation for run {run} at commit {} could not be checked",
+                    short(at)
+                )),
+            }
+        }
+    }
+
+    if let Some((at, v)) = candidates
+        .iter()
+        .find(|(_, v)| v.tree() == Some(pending.commit.tree.as_str()))
+    {
+        let signed_by = key_hint(&v.signed_by);
+        let reason = format!(
+            "squashed or re-committed: its tree equals the tree attested for run {} at commit {} (signed by {signed_by})",
+            v.run_id(),
+            short(at)
+        );
+        pending.state = State::Done {
+            outcome: Outcome::Governed,
+            reason,
+            governing: Some(Governing {
+                run_id: v.run_id().to_owned(),
+                attested_commit: at.clone(),
+                signed_by,
+                matched: AttestationMatch::SameTree,
+            }),
+        };
+        return pending;
+    }
+    pending.state = if candidates.is_empty() {
+        State::Done {
+            outcome: Outcome::InvalidAttestation,
+            reason: not_covered(&pending.runs, &candidates, &problems),
+            governing: None,
+        }
+    } else {
+        State::ByDiff {
+            candidates,
+            problems,
+        }
+    };
+    pending
+}
+
+/// Why no attestation covers a commit that claims a run.
+fn not_covered(
+    runs: &[String],
+    candidates: &[(String, VerifiedAttestation)],
+    problems: &[String],
+) -> String {
+    let claimed = if runs.is_empty() {
+        candidates
+            .iter()
+            .map(|(_, v)| v.run_id().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        runs.join(", ")
+    };
+    if let Some((at, _)) = candidates.first() {
+        return format!(
+            "no attestation for this commit; it was changed after run {claimed}? (the run attested commit {}, whose tree and diff both differ from this commit's)",
+            short(at)
+        );
+    }
+    if let Some(problem) = problems.first() {
+        return format!("no valid attestation for run {claimed}: {problem}");
+    }
+    format!(
+        "its {RUN_TRAILER} trailer names run {claimed}, but refs/notes/docket holds no attestation for it (fetch the notes: git fetch origin refs/notes/docket:refs/notes/docket)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::path::Path;
+
+    use docket_git::Repo;
+    use docket_ledger::Verifier;
+
+    use super::*;
+    use crate::gate::check;
+    use crate::gate::test_repo::{commit_all, git};
+
+    /// Signs a run attestation for `commit` as a published run would, and attaches it.
+    async fn attest(repo: &Repo, commit: &str, run_id: &str, signer: &docket_ledger::Signer) {
+        use crate::attest::*;
+        use docket_ledger::dsse::{Statement, Subject};
+        let tree = repo.resolve(commit).await.unwrap();
+        let tree = git(repo.root(), &["rev-parse", &format!("{tree}^{{tree}}")]);
+        let digest = repo.commit_diff_digest(commit).await.unwrap();
+        let predicate = RunPredicate {
+            schema: PREDICATE_SCHEMA.into(),
+            run_id: run_id.into(),
+            started_at: "2026-11-22T07:00:00Z".into(),
+            attested_at: "2026-11-22T07:00:01Z".into(),
+            ticket: TicketSummary {
+                id: "T-1".into(),
+                title: "t".into(),
+                source: "t.md".into(),
+                digest: "sha256:00".into(),
+                requester: None,
+                labels: vec![],
+            },
+            initiator: "a@example.com".into(),
+            repository: RepositorySummary {
+                alias: "r".into(),
+                base_ref: "main".into(),
+                base_commit: None,
+            },
+            agent: docket_core::record::AgentRef {
+                kind: "exec".into(),
+                command: vec![],
+                model: None,
+            },
+            worker: WorkerSummary {
+                host: "h".into(),
+                docket_version: "0".into(),
+            },
+            diff: DiffDigest {
+                digest: digest.clone(),
+                tree: tree.clone(),
+                files_changed: 1,
+                lines_added: 1,
+                lines_removed: 0,
+            },
+            policy: PolicySummary { decisions: vec![] },
+            rules: vec![],
+            validation: ValidationSummary {
+                mode: "off".into(),
+                results: vec![],
+            },
+            checks: vec![],
+            fixer: None,
+            ledger: LedgerPointer {
+                origin: "o".into(),
+                entries: vec![],
+                key: signer.verifier().to_string(),
+            },
+        };
+        let statement = Statement::new(
+            vec![
+                Subject::new(SUBJECT_COMMIT, "gitCommit", commit),
+                Subject::new(SUBJECT_TREE, "gitTree", tree),
+                Subject::new(SUBJECT_DIFF, "sha256", digest.trim_start_matches("sha256:")),
+            ],
+            PREDICATE_TYPE,
+            predicate,
+        );
+        let envelope = sign(&statement, signer).unwrap();
+        repo.add_note(
+            commit,
+            envelope.to_json().as_bytes(),
+            "docket",
+            "docket@localhost",
+        )
+        .await
+        .unwrap();
+    }
+
+    fn write_commit(dir: &Path, file: &str, text: &str, message: &str) -> String {
+        std::fs::write(dir.join(file), text).unwrap();
+        commit_all(dir, message)
+    }
+
+    /// (outcome, reason) of one commit of `base..head`.
+    async fn judge(
+        repo: &Repo,
+        base: &str,
+        head: &str,
+        trusted: &[Verifier],
+    ) -> Vec<(Outcome, String)> {
+        let base = repo.resolve(base).await.unwrap();
+        let head = repo.resolve(head).await.unwrap();
+        check(repo, &base, &head, trusted)
+            .await
+            .unwrap()
+            .commits
+            .into_iter()
+            .map(|j| (j.outcome, j.reason))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn rewritten_runs_are_judged_by_their_signed_tree_and_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let base = write_commit(d, "README", "r\n", "base");
+        let signer = docket_ledger::Signer::generate("gate-test").unwrap();
+        let trusted = [signer.verifier()];
+        let repo = Repo::open(d).await.unwrap();
+        git(d, &["checkout", "-q", "-b", "runs"]);
+        let r1 = write_commit(d, "one.txt", "1\n", "Run one\n\nDocket-Run: run-1");
+        let r2 = write_commit(d, "two.txt", "2\n", "Run two\n\nDocket-Run: run-2");
+        attest(&repo, &r1, "run-1", &signer).await;
+        attest(&repo, &r2, "run-2", &signer).await;
+        let ok = judge(&repo, &base, &r2, &trusted).await;
+        assert!(ok.iter().all(|(o, _)| *o == Outcome::Governed), "{ok:?}");
+
+        // A squash of both runs: the tree of the last run, both trailers.
+        let squash_message =
+            "Runs (#1)\n\n* Run one\n\nDocket-Run: run-1\n\n* Run two\n\nDocket-Run: run-2\n";
+        let r2_tree = format!("{r2}^{{tree}}");
+        let squash = git(
+            d,
+            &["commit-tree", &r2_tree, "-p", &base, "-m", squash_message],
+        );
+        let judged = judge(&repo, &base, &squash, &trusted).await;
+        assert_eq!(judged.len(), 1);
+        assert_eq!(judged[0].0, Outcome::Governed, "{judged:?}");
+        assert!(
+            judged[0].1.starts_with(&format!(
+                "squashed or re-committed: its tree equals the tree attested for run run-2 at commit {}",
+                short(&r2)
+            )),
+            "{judged:?}"
+        );
+
+        // The same squash with a human edit folded in: changed after the runs.
+        git(d, &["checkout", "-q", "-b", "edited", &r2]);
+        let edited = write_commit(d, "two.txt", "2, edited\n", "edit");
+        let edited_tree = format!("{edited}^{{tree}}");
+        let squash = git(
+            d,
+            &[
+                "commit-tree",
+                &edited_tree,
+                "-p",
+                &base,
+                "-m",
+                squash_message,
+            ],
+        );
+        let judged = judge(&repo, &base, &squash, &trusted).await;
+        assert_eq!(judged[0].0, Outcome::InvalidAttestation, "{judged:?}");
+        assert!(
+            judged[0].1.starts_with(
+                "no attestation for this commit; it was changed after run run-1, run-2?"
+            ),
+            "{judged:?}"
+        );
+
+        // A note copied by git's notes.rewriteRef onto an amended commit does not
+        // cover it; onto a cherry-pick with the same diff, it does.
+        git(d, &["checkout", "-q", "-b", "amended", &r1]);
+        std::fs::write(d.join("one.txt"), "1, amended\n").unwrap();
+        git(d, &["commit", "-q", "-a", "--amend", "--no-edit"]);
+        let amended = git(d, &["rev-parse", "HEAD"]);
+        git(
+            d,
+            &["notes", "--ref", "refs/notes/docket", "copy", &r1, &amended],
+        );
+        let judged = judge(&repo, &base, &amended, &trusted).await;
+        assert_eq!(judged[0].0, Outcome::InvalidAttestation, "{judged:?}");
+        git(d, &["checkout", "-q", "-b", "moved", &base]);
+        let moved = write_commit(d, "other.txt", "o\n", "main moved");
+        git(d, &["cherry-pick", &r1]);
+        let picked = git(d, &["rev-parse", "HEAD"]);
+        git(
+            d,
+            &["notes", "--ref", "refs/notes/docket", "copy", &r1, &picked],
+        );
+        let judged = judge(&repo, &moved, &picked, &trusted).await;
+        assert_eq!(judged[0].0, Outcome::Governed, "{judged:?}");
+        assert!(
+            judged[0].1.starts_with(
+                "rebased or cherry-picked: its diff equals the diff attested for run run-1"
+            ),
+            "{judged:?}"
+        );
+
+        // A note for another run than the trailer says; an untrusted signature; a
+        // trailer whose run has no attestation anywhere.
+        git(d, &["checkout", "-q", "-b", "odd", &base]);
+        let mislabelled = write_commit(d, "x.txt", "x\n", "X\n\nDocket-Run: run-9");
+        attest(&repo, &mislabelled, "run-1", &signer).await;
+        let stranger = docket_ledger::Signer::generate("stranger").unwrap();
+        let untrusted = write_commit(d, "y.txt", "y\n", "Y\n\nDocket-Run: run-y");
+        attest(&repo, &untrusted, "run-y", &stranger).await;
+        let unknown = write_commit(d, "z.txt", "z\n", "Z\n\nDocket-Run: run-z");
+        let judged = judge(&repo, &base, &unknown, &trusted).await;
+        assert_eq!(
+            judged.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            vec![Outcome::InvalidAttestation; 3]
+        );
+        assert_eq!(
+            judged[0].1,
+            "its attestation is for run run-1, but its Docket-Run trailer names run-9"
+        );
+        assert!(
+            judged[1].1.starts_with(
+                "its attestation note does not verify: no signature verifies with a trusted key"
+            ),
+            "{judged:?}"
+        );
+        assert!(
+            judged[2].1.starts_with("its Docket-Run trailer names run run-z, but refs/notes/docket holds no attestation for it"),
+            "{judged:?}"
+        );
+    }
+}
