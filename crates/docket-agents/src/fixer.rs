@@ -11,7 +11,7 @@ use docket_iac::scan::{ScanOptions, ScanReport, Status, scan};
 use docket_iac::source::SourceSet;
 use serde::Serialize;
 
-use crate::AgentError;
+use crate::error::AgentError;
 
 /// Directories never scanned: VCS data and Terraform's own caches.
 const SKIP_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".docket"];

@@ -19,7 +19,7 @@ use docket_gateway::{
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::AgentError;
+use crate::error::AgentError;
 use crate::api_agent;
 use crate::model_client::{Message, ModelClient, Wire};
 use crate::process::{CommandOutcome, CommandSpec, StdinSpec, run_command};
