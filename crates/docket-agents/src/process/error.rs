@@ -5,7 +5,8 @@ use std::io;
 use std::path::PathBuf;
 
 /// Docket could not run or supervise the command. A command that ran and failed is
-/// not an error: it is a [`CommandOutcome`] whose [`CommandOutcome::success`] is false.
+/// not an error: it is a [`CommandOutcome`](crate::process::CommandOutcome) whose
+/// [`success`](crate::process::CommandOutcome::success) is false.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     /// The command spec had an empty argv.
