@@ -11,7 +11,7 @@ use docket_iac::scan::{ScanOptions, ScanReport, Status, scan};
 use docket_iac::source::SourceSet;
 use serde::Serialize;
 
-use crate::AgentError;
+use crate::error::AgentError;
 
 /// Directories never scanned: VCS data and Terraform's own caches.
 const SKIP_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".docket"];
@@ -110,15 +110,15 @@ pub fn write_changes(root: &Path, outcome: &FixOutcome) -> Result<(), AgentError
 /// What the fixer agent did, kept as run evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct FixerReport {
-    pub schema: &'static str,
+    schema: &'static str,
     pub plan: Plan,
     pub outcome: FixOutcome,
     /// Findings of the planned rules before and after, and what is new.
-    pub before: Vec<String>,
-    pub after: Vec<String>,
+    before: Vec<String>,
+    after: Vec<String>,
     pub new_findings: Vec<String>,
     pub unresolved: Vec<String>,
-    pub files_failing_to_parse: Vec<String>,
+    files_failing_to_parse: Vec<String>,
     pub verdict: &'static str,
 }
 
@@ -150,7 +150,7 @@ pub fn apply_planned(dir: &Path, plan: Plan) -> Result<FixerReport, AgentError> 
 
 /// Applies a plan (from either planner) to the workspace at `root`, writes the
 /// changed files back, re-scans, and reports.
-pub fn apply_plan(
+fn apply_plan(
     root: &Path,
     sources: &SourceSet,
     catalog: &Catalog,

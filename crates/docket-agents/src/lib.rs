@@ -5,27 +5,16 @@
 //! Knows nothing about the ledger's schema beyond what it is handed, nor about runs,
 //! policy decisions or publishing.
 
-use std::path::PathBuf;
-
-pub mod api_agent;
+// The public modules are what docket-engine and docket-cli use. The `api` agent's
+// loop, its file tools and the fixer's model planner are reached only through
+// `model_agent`, so they stay private to this crate.
+mod api_agent;
+mod error;
 pub mod fixer;
 pub mod model_agent;
 pub mod model_client;
-pub mod model_planner;
+mod model_planner;
 pub mod process;
-pub mod tools;
+mod tools;
 
-/// Why an agent could not be run: docket's own failures, never the agent's result
-/// (a failing or timed-out agent is a [`process::CommandOutcome`]).
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error("{0}")]
-    Config(String),
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Process(#[from] process::ProcessError),
-}
+pub use error::AgentError;

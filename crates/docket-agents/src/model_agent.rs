@@ -19,15 +19,15 @@ use docket_gateway::{
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::AgentError;
 use crate::api_agent;
+use crate::error::AgentError;
 use crate::model_client::{Message, ModelClient, Wire};
 use crate::process::{CommandOutcome, CommandSpec, StdinSpec, run_command};
 
 /// The prompt both CLIs get. It names the ticket file (a path docket chose), never the
 /// ticket's text: ticket text is data and never reaches argv. A repair names the
 /// validation report file too.
-pub fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
+fn prompt(ticket_file: &Path, report: Option<&Path>) -> String {
     let mut text = format!(
         "You are working for docket on one ticket. The ticket is the file {}: read it, \
          then make the change it asks for in the current directory, editing files only \
@@ -107,10 +107,10 @@ fn upstream(settings: &UpstreamSettings) -> Upstream {
 }
 
 /// One invocation of a model CLI, ready to run.
-pub struct Invocation {
-    pub spec: CommandSpec,
+struct Invocation {
+    spec: CommandSpec,
     /// `<command> --version`, run with the same environment, for the evidence.
-    pub version: CommandSpec,
+    version: CommandSpec,
 }
 
 /// What one invocation of a model agent is given, live or in a replay.
@@ -134,9 +134,9 @@ pub struct InvocationInput<'a> {
 pub struct Invoked {
     pub outcome: CommandOutcome,
     /// The CLI's `--version`, or docket's for the `api` agent.
-    pub version: String,
+    version: String,
     /// The agent's own account of how it ended.
-    pub result: Value,
+    result: Value,
     /// The `api` agent's conversation, for a repair to continue.
     pub conversation: Option<Vec<Message>>,
     /// Why the `api` agent did not finish, when it did not.
@@ -363,7 +363,7 @@ async fn invoke_planner(
 
 /// The wire format and model docket's own client uses (the `api` agent, the
 /// model planner).
-pub fn own_client_target(config: &Config) -> Result<(Wire, String), AgentError> {
+fn own_client_target(config: &Config) -> Result<(Wire, String), AgentError> {
     let provider = config.model_provider().ok_or_else(|| {
         AgentError::Config(
             "docket.toml names no provider for docket's model client: set agent.provider".into(),
@@ -558,7 +558,7 @@ fn codex_config(base_url: &str, model: Option<&str>) -> String {
 
 /// The CLI's own account of how it ended: Claude Code's `result` event, or Codex's
 /// last event, from its JSON-lines output.
-pub fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
+fn final_result(kind: AgentKind, stdout: &[u8]) -> Value {
     let text = String::from_utf8_lossy(stdout);
     let mut last = Value::Null;
     for line in text.lines() {
@@ -652,7 +652,7 @@ pub fn evidence(
 }
 
 /// The gateway's totals as a stage entry carries them.
-pub fn gateway_evidence(summary: &GatewaySummary) -> Value {
+fn gateway_evidence(summary: &GatewaySummary) -> Value {
     json!({
         "requests": summary.requests,
         "input_tokens": summary.input_tokens,

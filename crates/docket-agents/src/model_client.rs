@@ -26,7 +26,7 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(20);
 
 /// One piece of a message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Block {
+pub(crate) enum Block {
     Text(String),
     /// The model asks for a tool; `input` is the JSON arguments object.
     ToolUse {
@@ -43,19 +43,19 @@ pub enum Block {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     User,
     Assistant,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    pub role: Role,
-    pub blocks: Vec<Block>,
+    pub(crate) role: Role,
+    pub(crate) blocks: Vec<Block>,
 }
 
 impl Message {
-    pub fn user_text(text: impl Into<String>) -> Message {
+    pub(crate) fn user_text(text: impl Into<String>) -> Message {
         Message {
             role: Role::User,
             blocks: vec![Block::Text(text.into())],
@@ -65,16 +65,16 @@ impl Message {
 
 /// A tool the model may call.
 #[derive(Debug, Clone)]
-pub struct ToolSpec {
-    pub name: &'static str,
-    pub description: &'static str,
+pub(crate) struct ToolSpec {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
     /// JSON Schema of the arguments object.
-    pub schema: Value,
+    pub(crate) schema: Value,
 }
 
 /// Why the model stopped its turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// It finished (no more tool calls).
     EndTurn,
     /// It wants the results of its tool calls.
@@ -87,13 +87,13 @@ pub enum Stop {
 
 /// One model turn: the assistant's message and why it stopped.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    pub message: Message,
-    pub stop: Stop,
+pub(crate) struct Turn {
+    pub(crate) message: Message,
+    pub(crate) stop: Stop,
 }
 
 impl Turn {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.message
             .blocks
             .iter()
@@ -105,7 +105,7 @@ impl Turn {
             .join("\n")
     }
 
-    pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
+    pub(crate) fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
         self.message.blocks.iter().filter_map(|b| match b {
             Block::ToolUse { id, name, input } => Some((id.as_str(), name.as_str(), input)),
             _ => None,
@@ -114,7 +114,7 @@ impl Turn {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ModelError {
+pub(crate) enum ModelError {
     #[error("the model call failed: {0}")]
     Transport(String),
     /// The provider (or the gateway) answered with an error status.
@@ -126,7 +126,7 @@ pub enum ModelError {
 
 /// The wire format of the configured provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
+pub(crate) enum Wire {
     Anthropic,
     OpenAiChat,
     AzureChat,
@@ -134,7 +134,7 @@ pub enum Wire {
 }
 
 impl Wire {
-    pub fn of(provider: ProviderSetting) -> Wire {
+    pub(crate) fn of(provider: ProviderSetting) -> Wire {
         match provider {
             ProviderSetting::Anthropic => Wire::Anthropic,
             ProviderSetting::Openai => Wire::OpenAiChat,
@@ -145,7 +145,7 @@ impl Wire {
 }
 
 /// A client for one model behind one gateway.
-pub struct ModelClient {
+pub(crate) struct ModelClient {
     http: reqwest::Client,
     wire: Wire,
     url: String,
@@ -155,7 +155,12 @@ pub struct ModelClient {
 
 impl ModelClient {
     /// `base` is the gateway's per-run base URL (no trailing `/`), `key` its dummy key.
-    pub fn new(wire: Wire, base: &str, key: &str, model: &str) -> Result<ModelClient, ModelError> {
+    pub(crate) fn new(
+        wire: Wire,
+        base: &str,
+        key: &str,
+        model: &str,
+    ) -> Result<ModelClient, ModelError> {
         let url = match wire {
             Wire::Anthropic => format!("{base}/v1/messages"),
             Wire::OpenAiChat => format!("{base}/v1/chat/completions"),
@@ -181,7 +186,7 @@ impl ModelClient {
     /// One turn: sends the conversation, returns the assistant's answer. Retries a
     /// bounded number of times on 429 and 5xx answers (not on a refusal by the gateway:
     /// those are final).
-    pub async fn turn(
+    pub(crate) async fn turn(
         &self,
         system: &str,
         messages: &[Message],
@@ -280,7 +285,7 @@ fn error_message(text: &str) -> String {
 }
 
 /// The request body of one turn in `wire`'s format.
-pub fn request_body(
+fn request_body(
     wire: Wire,
     model: &str,
     system: &str,
@@ -334,7 +339,7 @@ pub fn request_body(
     }
 }
 
-pub fn role_name(role: Role) -> &'static str {
+pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::User => "user",
         Role::Assistant => "assistant",
@@ -428,7 +433,7 @@ fn converse_message(message: &Message) -> Value {
 }
 
 /// Reads an assistant turn out of a response body in `wire`'s format.
-pub fn parse_turn(wire: Wire, body: &Value) -> Result<Turn, ModelError> {
+fn parse_turn(wire: Wire, body: &Value) -> Result<Turn, ModelError> {
     let missing = |what: &str| ModelError::Answer(format!("the response has no {what}"));
     match wire {
         Wire::Anthropic => {

@@ -23,7 +23,7 @@ const MAX_MATCHES: usize = 200;
 const MAX_FILE_BYTES: usize = 4 << 20;
 
 /// The tools, as the model is told about them.
-pub fn specs() -> Vec<ToolSpec> {
+pub(crate) fn specs() -> Vec<ToolSpec> {
     let path = |what: &str| json!({"type": "string", "description": what});
     vec![
         ToolSpec {
@@ -76,11 +76,11 @@ pub fn specs() -> Vec<ToolSpec> {
 
 /// The result of one tool call: what the model reads, and whether it is an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolOutput {
-    pub content: String,
-    pub is_error: bool,
+pub(crate) struct ToolOutput {
+    pub(crate) content: String,
+    pub(crate) is_error: bool,
     /// Whether the call changed a file.
-    pub changed: bool,
+    pub(crate) changed: bool,
 }
 
 impl ToolOutput {
@@ -109,19 +109,19 @@ impl ToolOutput {
 }
 
 /// The checkout the tools work in.
-pub struct Workspace {
+pub(crate) struct Workspace {
     root: PathBuf,
 }
 
 impl Workspace {
-    pub fn new(root: &Path) -> Workspace {
+    pub(crate) fn new(root: &Path) -> Workspace {
         Workspace {
             root: root.to_owned(),
         }
     }
 
     /// Runs one tool call.
-    pub fn call(&self, name: &str, input: &Value) -> ToolOutput {
+    pub(crate) fn call(&self, name: &str, input: &Value) -> ToolOutput {
         let result = match name {
             "list_files" => self.list(input),
             "read_file" => self.read(input),
