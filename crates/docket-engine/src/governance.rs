@@ -14,7 +14,7 @@ use docket_policy::{Bundle, Identity, Limits, People, PersonEntry, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::run::EngineError;
+use crate::error::EngineError;
 use docket_core::record::{RunRecord, kinds};
 use docket_git::Repo;
 

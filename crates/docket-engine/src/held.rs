@@ -17,11 +17,14 @@ use docket_ledger::{LedgerError, NewEntry};
 use docket_policy::{Decision, Point, Verdict};
 use serde_json::{Value, json};
 
+use crate::decision::{evaluate, held_outcome};
+use crate::engine::{Engine, RunOptions, RunReport};
+use crate::error::EngineError;
 use crate::governance::{self, Grant};
-use crate::run::{
-    Engine, EngineError, PublishFrom, Recorder, RunCtx, RunOptions, RunReport, evaluate,
-    fixer_findings, held_outcome, load_governed_at,
-};
+use crate::governed::load_governed_at;
+use crate::recorder::Recorder;
+use crate::run::publish::{self, PublishFacts, PublishFrom};
+use crate::run::state::RunScope;
 use docket_core::record::{HeldRun, RunOutcome, RunRecord, RunStatus, kinds};
 
 /// What an approval or exception request came to.
@@ -309,49 +312,42 @@ impl Engine {
             base: None,
         };
         let (_tx, cancel) = tokio::sync::watch::channel(false);
-        let mut rec = Recorder {
-            ledger: self.ledger.clone(),
-            run_id: record.run_id.clone(),
-            stages: Vec::new(),
-            pending: None,
-        };
         // The new record closes the earlier one too.
+        let mut earlier = Vec::new();
         if let Some(index) = record.ledger.index {
-            let leaf = self.ledger.entry(index).await?.leaf_hash();
-            rec.stages.push((index, leaf));
+            earlier.push((index, self.ledger.entry(index).await?.leaf_hash()));
         }
+        let mut rec = Recorder::new(self.ledger.clone(), &record.run_id, earlier);
         let fixer = self.recorded_fixer(&record).await?;
-        let findings = fixer.as_ref().map(fixer_findings);
         let summary = record.diff.clone().ok_or_else(|| {
             EngineError::Config(format!("run {} recorded no diff", record.run_id))
         })?;
-        let mut ctx = RunCtx {
+        let scope = RunScope {
+            engine: self,
             opts: &opts,
             governed: &governed,
-            home: &self.home,
-            run_dir: self.home.join("runs").join(&record.run_id),
-            ticket_file: PathBuf::new(),
-            record,
-            cancel,
             gov: std::sync::Arc::new(gov),
             history,
-            findings,
-            fixer,
-            last_change_at: last_change.clone(),
-            model_stop: None,
-            model_trouble: None,
-            conversation: None,
-            run_input: None,
+            run_dir: self.home.join("runs").join(&record.run_id),
+            ticket_file: PathBuf::new(),
+            cancel,
         };
-        let input = self.publish_input(&ctx, &summary, &last_change, &approvals, &exceptions)?;
-        let decision = self
-            .decide(&mut ctx, &mut rec, Point::Publish, input)
+        let mut run = record;
+        let facts = PublishFacts {
+            diff: &summary,
+            last_change: &last_change,
+            fixer: fixer.as_ref(),
+            approvals: &approvals,
+            exceptions: &exceptions,
+        };
+        let input = publish::publish_input(&scope, &run, &facts);
+        let decision = rec
+            .decide(&scope.gov, Point::Publish, input, &mut run)
             .await?;
         let review = if decision.verdict == Verdict::Allow {
-            let review = self
-                .publish(&mut ctx, &mut rec, PublishFrom::Held(&held.commit))
-                .await?;
-            ctx.record.held = None;
+            let from = PublishFrom::Held(&held.commit);
+            let review = publish::publish(&scope, &mut rec, &mut run, from, fixer.as_ref()).await?;
+            run.held = None;
             if let Err(e) = governed
                 .repo
                 .delete_ref(&held.reference, &held.commit)
@@ -361,10 +357,10 @@ impl Engine {
             }
             Some(review)
         } else {
-            ctx.record.outcome = held_outcome(&decision, decision.verdict);
+            run.outcome = held_outcome(&decision, decision.verdict);
             None
         };
-        self.finish(ctx, rec, review, None).await
+        publish::finish(&scope, rec, run, review, None).await
     }
 
     /// `docket publish RUN --discard`: drops a held run's commit without
@@ -423,6 +419,23 @@ impl Engine {
             review_path: None,
             kept_worktree: None,
         })
+    }
+
+    /// When the run's change last changed: the time of its last diff entry.
+    pub(crate) async fn last_change_at(&self, record: &RunRecord) -> Result<String, EngineError> {
+        let mut last = record.started_at.clone();
+        for index in &record.ledger.stages {
+            let entry = self
+                .ledger
+                .entry(*index)
+                .await?
+                .decode()
+                .map_err(LedgerError::from)?;
+            if entry.kind == kinds::DIFF {
+                last = entry.time;
+            }
+        }
+        Ok(last)
     }
 
     /// The fixer's report as the run recorded it, for a publish decision taken later.

@@ -3,10 +3,17 @@
 //! publish decision and publishing, with each stage's evidence in the ledger; the
 //! governance inputs of every decision, held runs, the review body and replay.
 
+mod decision;
+mod engine;
+mod error;
 pub mod governance;
+mod governed;
 pub mod held;
+mod recorder;
 pub mod replay;
 pub mod review;
 pub mod rules;
 pub mod run;
 mod wire_policy;
+
+pub use error::EngineError;

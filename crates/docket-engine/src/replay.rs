@@ -22,7 +22,9 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::run::{Engine, EngineError, load_governed_at};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::governed::load_governed_at;
 use docket_agents::model_agent::{self, InvocationInput};
 use docket_core::record::kinds::REPLAY as REPLAY_KIND;
 use docket_core::record::{AgentAttempt, RunRecord};
@@ -404,7 +406,7 @@ impl Engine {
     pub(crate) async fn reproduce_by_replay(
         &self,
         replayed: &Replayed<'_>,
-        governed: &crate::run::Governed,
+        governed: &crate::governed::Governed,
         judged: &Worktree,
         original: &str,
         stop: &mut watch::Receiver<bool>,

@@ -36,17 +36,21 @@ impl WirePolicy {
     fn decide(&self, model: &str) -> Result<(), PolicyDenial> {
         let mut input = self.input.clone();
         input["agent"]["model"] = Value::String(model.to_owned());
-        let (decision, _payload, blob) =
-            match crate::run::evaluate(&self.gov, docket_policy::Point::Run, &input, &self.blobs) {
-                Ok(decided) => decided,
-                Err(e) => {
-                    // Fail closed: a decision that cannot be taken is a denial.
-                    return Err(PolicyDenial {
-                        message: format!("the run policy could not be evaluated: {e}"),
-                        evidence: json!({"point": "run", "error": e.to_string()}),
-                    });
-                }
-            };
+        let (decision, _payload, blob) = match crate::decision::evaluate(
+            &self.gov,
+            docket_policy::Point::Run,
+            &input,
+            &self.blobs,
+        ) {
+            Ok(decided) => decided,
+            Err(e) => {
+                // Fail closed: a decision that cannot be taken is a denial.
+                return Err(PolicyDenial {
+                    message: format!("the run policy could not be evaluated: {e}"),
+                    evidence: json!({"point": "run", "error": e.to_string()}),
+                });
+            }
+        };
         if decision.allowed() {
             return Ok(());
         }
