@@ -25,7 +25,8 @@ const RETRIES: u32 = 2;
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(20);
 
 /// One piece of a message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Block {
     Text(String),
     /// The model asks for a tool; `input` is the JSON arguments object.
@@ -42,13 +43,16 @@ pub(crate) enum Block {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Role {
     User,
     Assistant,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// One message of a conversation. Serialisable so that a run's state between stages
+/// (a repair continues the `api` agent's conversation) can be reported and resumed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub(crate) role: Role,
     pub(crate) blocks: Vec<Block>,

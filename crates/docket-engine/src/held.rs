@@ -421,26 +421,12 @@ impl Engine {
         })
     }
 
-    /// When the run's change last changed: the time of its last diff entry.
-    pub(crate) async fn last_change_at(&self, record: &RunRecord) -> Result<String, EngineError> {
-        let mut last = record.started_at.clone();
-        for index in &record.ledger.stages {
-            let entry = self
-                .ledger
-                .entry(*index)
-                .await?
-                .decode()
-                .map_err(LedgerError::from)?;
-            if entry.kind == kinds::DIFF {
-                last = entry.time;
-            }
-        }
-        Ok(last)
-    }
-
-    /// The fixer's report as the run recorded it, for a publish decision taken later.
-    /// The fixer's report of a fixer run, as its agent stage recorded it.
-    async fn recorded_fixer(&self, record: &RunRecord) -> Result<Option<Value>, EngineError> {
+    /// The last stage entry of `kind` the run recorded, decoded.
+    async fn last_recorded(
+        &self,
+        record: &RunRecord,
+        kind: &str,
+    ) -> Result<Option<docket_ledger::entry::Entry>, EngineError> {
         let mut found = None;
         for index in &record.ledger.stages {
             let entry = self
@@ -449,12 +435,27 @@ impl Engine {
                 .await?
                 .decode()
                 .map_err(LedgerError::from)?;
-            if entry.kind == kinds::AGENT
-                && let Some(fixer) = entry.payload.get("fixer")
-            {
-                found = Some(fixer.clone());
+            if entry.kind == kind {
+                found = Some(entry);
             }
         }
         Ok(found)
+    }
+
+    /// When the run's change last changed: the time of its last diff entry.
+    async fn last_change_at(&self, record: &RunRecord) -> Result<String, EngineError> {
+        Ok(self
+            .last_recorded(record, kinds::DIFF)
+            .await?
+            .map_or_else(|| record.started_at.clone(), |entry| entry.time))
+    }
+
+    /// The fixer's report of a fixer run, as its last agent stage recorded it, for a
+    /// publish decision taken later.
+    async fn recorded_fixer(&self, record: &RunRecord) -> Result<Option<Value>, EngineError> {
+        Ok(self
+            .last_recorded(record, kinds::AGENT)
+            .await?
+            .and_then(|entry| entry.payload.get("fixer").cloned()))
     }
 }

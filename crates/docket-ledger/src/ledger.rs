@@ -206,20 +206,25 @@ fn read_only_on_disk(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o222 == 0)
 }
 
+/// A store error while opening the ledger at `location`, as the ledger's error.
+fn open_error(location: &str, e: StoreError) -> LedgerError {
+    match e {
+        StoreError::Sql(source) => LedgerError::Open {
+            location: location.to_owned(),
+            source: Arc::new(source),
+        },
+        other => LedgerError::Storage {
+            location: location.to_owned(),
+            source: Arc::new(other),
+        },
+    }
+}
+
 impl Ledger {
     pub async fn open(config: &LedgerConfig) -> Result<Ledger> {
         ensure_home(&config.home)?;
         let location = config.database.location();
-        let open_err = |e: StoreError| match e {
-            StoreError::Sql(source) => LedgerError::Open {
-                location: location.clone(),
-                source: Arc::new(source),
-            },
-            other => LedgerError::Storage {
-                location: location.clone(),
-                source: Arc::new(other),
-            },
-        };
+        let open_err = |e: StoreError| open_error(&location, e);
         let db = match &config.database {
             Database::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -293,16 +298,7 @@ impl Ledger {
     pub async fn open_existing(config: &LedgerConfig) -> Result<Ledger> {
         existing_dir(&config.home)?;
         let location = config.database.location();
-        let open_err = |e: StoreError| match e {
-            StoreError::Sql(source) => LedgerError::Open {
-                location: location.clone(),
-                source: Arc::new(source),
-            },
-            other => LedgerError::Storage {
-                location: location.clone(),
-                source: Arc::new(other),
-            },
-        };
+        let open_err = |e: StoreError| open_error(&location, e);
         let db = match &config.database {
             Database::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -32,7 +32,7 @@ use id::{id_from_file_name, ticket_id_problem};
 use markdown::scan_markdown;
 
 /// A parsed ticket. `text` and `digest` pin down exactly what the agent was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ticket {
     pub id: String,
     pub title: String,
