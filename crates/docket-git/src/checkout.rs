@@ -10,7 +10,7 @@ use crate::command::GitCall;
 use crate::{GitError, Repo};
 
 /// An isolated checkout that docket created for one run, detached at `base`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Worktree {
     /// Canonical absolute path of the worktree directory.
     pub path: PathBuf,

@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::command::{GitCall, parse_object_id};
@@ -50,7 +51,8 @@ pub(crate) fn patch_digest(patch: &[u8]) -> String {
 }
 
 /// How one path changed between the base commit and the worktree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChangeStatus {
     Added,
     Modified,
@@ -61,7 +63,7 @@ pub enum ChangeStatus {
 }
 
 /// One changed path in a [`Diff`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
     /// Path after the change (for a deletion, the deleted path), relative to the root.
     pub path: String,
@@ -83,7 +85,8 @@ pub struct FileChange {
 }
 
 /// Everything an agent changed in a worktree, relative to the worktree's base commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialisable so that a run's judged change can pass between stages run apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diff {
     /// Changed paths, sorted by `path`.
     pub files: Vec<FileChange>,

@@ -18,6 +18,7 @@ use docket_core::ticket::Ticket;
 use docket_git::Diff;
 use docket_ledger::Digest256;
 use docket_policy::Decision;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -57,6 +58,7 @@ pub(crate) enum Flow<T> {
 }
 
 /// The ticket a run was opened for (input of the intake stage).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Ticketed {
     pub(crate) ticket: Ticket,
     /// Where the ticket was read from.
@@ -66,12 +68,14 @@ pub(crate) struct Ticketed {
 }
 
 /// Intake allowed the ticket (output of intake, input of authorisation).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Admitted {
     pub(crate) ticket: Ticket,
     pub(crate) text_blob: Digest256,
 }
 
 /// The run decision allowed the run.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Authorised {
     /// The run decision's input, which the gateway decides again for every model a
     /// request asks for.
@@ -79,6 +83,7 @@ pub(crate) struct Authorised {
 }
 
 /// What one agent invocation came to, beyond its `run.agent` entry.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Acted {
     /// Why the run (or the check re-running the agent) stops here: cancelled, timed
     /// out, failed, or stopped at a model limit.
@@ -94,6 +99,7 @@ pub(crate) struct Acted {
 
 /// The change the agent made, as judged: the diff every later stage works on and
 /// what the agent said about it.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Change {
     pub(crate) diff: Diff,
     /// When the judged change was collected (the publish decision's `last_change_at`).
@@ -105,13 +111,57 @@ pub(crate) struct Change {
 }
 
 /// The change passed validation (or validation is advisory or off).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Validated(pub(crate) Change);
 
 /// The change passed the required governance checks.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Checked(pub(crate) Change);
 
 /// The publish decision on the judged change.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PublishDecision {
     pub(crate) decision: Decision,
     pub(crate) change: Change,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use docket_git::{ChangeStatus, FileChange};
+
+    /// A judged change survives a trip through JSON unchanged, as it must when a
+    /// worker reports a stage's result to a controller.
+    #[test]
+    fn stage_values_round_trip_through_json() {
+        let change = Change {
+            diff: Diff {
+                files: vec![FileChange {
+                    path: "src/lib.rs".into(),
+                    old_path: None,
+                    status: ChangeStatus::Modified,
+                    old_mode: Some("100644".into()),
+                    new_mode: Some("100644".into()),
+                    binary: false,
+                    added_lines: 1,
+                    removed_lines: 0,
+                    is_symlink: false,
+                    symlink_target: None,
+                }],
+                patch: b"diff --git a/src/lib.rs b/src/lib.rs\n".to_vec(),
+                digest: "sha256:00".into(),
+                tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
+            },
+            last_change_at: "2026-12-07T00:00:00Z".into(),
+            fixer: Some(serde_json::json!({"verdict": "fixed"})),
+            conversation: None,
+        };
+        let text = serde_json::to_string(&Validated(change)).unwrap();
+        let Validated(back) = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.diff.files[0].path, "src/lib.rs");
+        assert_eq!(back.diff.files[0].status, ChangeStatus::Modified);
+        assert_eq!(back.diff.patch, b"diff --git a/src/lib.rs b/src/lib.rs\n");
+        assert_eq!(back.fixer.as_ref().unwrap()["verdict"], "fixed");
+        assert_eq!(serde_json::to_string(&Validated(back)).unwrap(), text);
+    }
 }
