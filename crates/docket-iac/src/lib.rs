@@ -6,11 +6,14 @@
 
 pub mod catalog;
 pub mod custom;
+mod edit;
 pub mod eval;
 pub mod fix;
+mod hit;
 pub mod model;
 pub mod plan;
 pub mod render;
+mod rule;
 pub mod sarif;
 pub mod scan;
 pub mod source;

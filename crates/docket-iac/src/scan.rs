@@ -7,28 +7,14 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Catalog, CheckKind, Condition, Missing, References, Rule, Severity};
+use crate::catalog::Catalog;
 use crate::custom;
-use crate::eval::{Lookup, Node, Scope, Val, Value};
+use crate::eval::{Lookup, Node, Val, Value};
+pub use crate::hit::{Hit, Status, each_nodes, header_span, resource_node};
 use crate::model::{Resource, Workspace};
+use crate::rule::{CheckKind, Condition, Missing, References, Rule, Severity};
+pub use crate::rule::{effective_params, toml_to_json};
 use crate::source::{ParseError, SourceSet};
-
-/// A finding is either a violation or a value that could not be judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Violation,
-    Unknown,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Violation => "violation",
-            Status::Unknown => "unknown",
-        }
-    }
-}
 
 /// One finding, as reported to users, SARIF and the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,38 +58,6 @@ pub struct ScanOptions {
     pub params: BTreeMap<String, BTreeMap<String, Json>>,
 }
 
-/// A finding before it is reported, with what the fixer needs.
-#[derive(Clone)]
-pub struct Hit<'w> {
-    pub rule: &'w Rule,
-    pub resource: &'w Resource,
-    pub status: Status,
-    pub file: usize,
-    pub span: Range<usize>,
-    pub message: String,
-    pub reason: Option<String>,
-    /// Where inside the resource: `multi_az`, `container[1]`.
-    pub place: String,
-    /// The block the fix applies to (resource or nested block).
-    pub node: Node<'w>,
-    /// Custom checks attach what their fix needs.
-    pub custom: Option<custom::FixData>,
-}
-
-pub fn resource_node<'w>(ws: &'w Workspace, r: &Resource) -> Option<Node<'w>> {
-    // `count`/`for_each` make instances whose bodies are the same text: the text is
-    // judged once, and values that differ per instance (`count.index`) are unknown.
-    Some(Node {
-        ws,
-        instance: r.instance,
-        file: r.block.file,
-        block: ws.block(r.block)?,
-        scope: Scope::default(),
-        dynamic_unknown: None,
-        dynamic_span: None,
-    })
-}
-
 /// All hits of the selected rules.
 pub fn hits<'w>(ws: &'w Workspace, catalog: &'w Catalog, opts: &ScanOptions) -> Vec<Hit<'w>> {
     let dispatch = catalog.by_resource_type();
@@ -130,43 +84,6 @@ pub fn hits<'w>(ws: &'w Workspace, catalog: &'w Catalog, opts: &ScanOptions) -> 
         }
     }
     out
-}
-
-/// Rule parameters: given values over defaults.
-pub fn effective_params(
-    rule: &Rule,
-    given: Option<&BTreeMap<String, Json>>,
-) -> BTreeMap<String, Json> {
-    let mut out = BTreeMap::new();
-    if let Some(fix) = &rule.fix {
-        for p in &fix.params {
-            if let Some(d) = &p.default {
-                out.insert(p.name.clone(), toml_to_json(d));
-            }
-        }
-    }
-    if let Some(given) = given {
-        for (k, v) in given {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    out
-}
-
-pub fn toml_to_json(v: &toml::Value) -> Json {
-    match v {
-        toml::Value::String(s) => Json::String(s.clone()),
-        toml::Value::Integer(i) => Json::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        toml::Value::Boolean(b) => Json::Bool(*b),
-        toml::Value::Datetime(d) => Json::String(d.to_string()),
-        toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Json::Object(
-            t.iter()
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect(),
-        ),
-    }
 }
 
 /// Runs a scan and turns hits into findings, sorted by file, line and rule.
@@ -257,28 +174,6 @@ pub fn fingerprint(rule: &str, address: &str, place: &str) -> String {
         .to_owned()
 }
 
-/// The nested blocks an `each` check applies to, with their place names.
-pub fn each_nodes<'w>(node: &Node<'w>, paths: &[String]) -> Vec<(String, Node<'w>)> {
-    for path in paths {
-        let segments: Vec<&str> = path.split('.').collect();
-        let mut current = vec![node.clone()];
-        for seg in &segments {
-            current = current.iter().flat_map(|n| n.children(seg)).collect();
-            if current.is_empty() {
-                break;
-            }
-        }
-        if !current.is_empty() {
-            return current
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| (format!("{path}[{i}]"), n))
-                .collect();
-        }
-    }
-    Vec::new()
-}
-
 fn check_attributes<'w>(
     rule: &'w Rule,
     resource: &'w Resource,
@@ -364,15 +259,6 @@ pub enum Judgement {
     Pass,
     Fail { span: Range<usize>, detail: String },
     Unknown { reason: String, span: Range<usize> },
-}
-
-/// Where a finding about `path` in `node` points: the attribute, or the header
-/// of the deepest block that exists.
-pub fn header_span(node: &Node<'_>) -> Range<usize> {
-    let s = node.span();
-    let text = node.ws.file(node.file).map(|f| f.slice(&s)).unwrap_or("");
-    let end = text.find('{').map_or(s.end, |i| s.start + i + 1);
-    s.start..end
 }
 
 pub fn judge(cond: &Condition, node: &Node<'_>) -> Judgement {

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::companion::{companion, unique_name};
-use super::{Ctx, eval_in, expr_text, param_str, points_at, siblings};
+use super::context::{Ctx, eval_in, expr_text, param_str, points_at, siblings};
+use crate::edit::editable_insert;
 use crate::eval::Node;
-use crate::fix::editable_insert;
+use crate::hit::{Hit, Status, header_span};
 use crate::model::Workspace;
 use crate::render::{Edit, Hcl, NewBody};
-use crate::scan::{Hit, Status, header_span};
 
 pub(super) fn s3_encryption<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
     if !node

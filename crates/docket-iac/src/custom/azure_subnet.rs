@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::companion::{companion, unique_name};
-use super::{Ctx, FixData, eval_in, points_at, required, siblings};
+use super::context::{Ctx, eval_in, points_at, required, siblings};
+use crate::edit::set_values;
 use crate::eval::{Node, Val, Value};
-use crate::fix::set_values;
+use crate::hit::{FixData, Hit, Status, header_span};
 use crate::model::Workspace;
 use crate::render::{Edit, Hcl, NewBody};
-use crate::scan::{Hit, Status, header_span};
 
 fn subnet_index(attr: &str) -> Option<usize> {
     attr.split('.')

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
+use super::context::{Ctx, param_list};
 use super::open_ports::OPEN;
-use super::{Ctx, FixData, param_list};
+use crate::edit::{editable_file, json_equal, set_values, shared_default};
 use crate::eval::{Node, Value};
-use crate::fix::{editable_file, json_equal, set_values, shared_default};
+use crate::hit::{FixData, Hit, Status};
 use crate::model::{Workspace, span_of};
 use crate::render::{Edit, Hcl};
-use crate::scan::{Hit, Status};
 
 pub(super) fn sql_networks<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
     let Some(settings) = node.children("settings").into_iter().next() else {
@@ -73,7 +73,7 @@ fn network_name(ws: &Workspace, cidr: &str) -> String {
         .iter()
         .filter(|r| r.kind == "google_sql_database_instance")
     {
-        let Some(node) = crate::scan::resource_node(ws, r) else {
+        let Some(node) = crate::hit::resource_node(ws, r) else {
             continue;
         };
         for s in node.children("settings") {

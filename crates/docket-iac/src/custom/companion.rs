@@ -1,11 +1,11 @@
 //! New companion resources written beside the resource a fix is about.
 
+use crate::edit::editable_file;
 use crate::eval::Node;
-use crate::fix::editable_file;
 use crate::model::Workspace;
 use crate::render::{Edit, NewBody};
 
-use super::siblings;
+use super::context::siblings;
 
 pub(super) fn unique_name(ws: &Workspace, instance: usize, kind: &str, base: &str) -> String {
     let taken = |n: &str| siblings(ws, instance, kind).any(|r| r.name == n);

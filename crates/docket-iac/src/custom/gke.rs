@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::{Ctx, expr_text, param_str};
+use super::context::{Ctx, expr_text, param_str};
+use crate::edit::set_values;
 use crate::eval::{Lookup, Node};
-use crate::fix::set_values;
+use crate::hit::{Hit, Status, header_span};
 use crate::model::Workspace;
 use crate::render::{Edit, Hcl};
-use crate::scan::{Hit, Status, header_span};
 
 pub(super) fn gke_wi<'w>(ctx: &mut Ctx<'_, 'w>, node: &Node<'w>) {
     // A pool that is set, even to a value known only later, counts as enabled.

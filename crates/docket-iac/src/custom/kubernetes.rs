@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::{Ctx, param_str, required};
+use super::context::{Ctx, param_str, required};
+use crate::edit::set_values;
 use crate::eval::{Lookup, Node};
-use crate::fix::set_values;
+use crate::hit::{Hit, Status, each_nodes, header_span};
 use crate::model::{Workspace, span_of};
 use crate::render::{Edit, Hcl};
-use crate::scan::{Hit, Status, each_nodes, header_span};
 
 const CONTAINERS: &[&str] = &[
     "spec.template.spec.container",

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::{Ctx, FixData, param_list};
+use super::context::{Ctx, param_list};
+use crate::edit::{editable_file, shared_default};
 use crate::eval::{Node, Val, Value};
-use crate::fix::{editable_file, shared_default};
+use crate::hit::{FixData, Hit, Status, header_span};
 use crate::model::{Workspace, span_of};
 use crate::render::{Edit, quote};
-use crate::scan::{Hit, Status, header_span};
 
 pub(super) const OPEN: &[&str] = &["0.0.0.0/0", "::/0"];
 

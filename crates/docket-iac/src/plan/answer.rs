@@ -8,7 +8,7 @@
 use serde_json::Value as Json;
 use thiserror::Error;
 
-use super::{PLAN_SCHEMA, Plan};
+use super::document::{PLAN_SCHEMA, Plan};
 
 /// Why a model's answer (or a plan file) is not a plan docket can read. Each
 /// message is one sentence saying what to change.

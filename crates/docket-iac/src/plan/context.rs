@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json, json};
 
-use super::PLAN_SCHEMA;
 use super::answer::cut;
+use super::document::PLAN_SCHEMA;
 use crate::catalog::{Catalog, Rule};
 use crate::model::{Workspace, span_of};
 use crate::scan::{ScanOptions, Status, scan, toml_to_json};

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::{PLAN_SCHEMA, Plan, PlanItem};
+use super::document::{PLAN_SCHEMA, Plan, PlanItem};
 use crate::catalog::{Catalog, ParamFormat, ParamSpec, Rule};
 use crate::model::{Resource, Workspace};
 use crate::source::SourceSet;
