@@ -388,6 +388,25 @@ fn the_fixer_agent_publishes_a_fix_with_its_plan_as_evidence() {
     let checks = record["checks"].as_array().unwrap();
     assert!(checks.iter().all(|c| c["outcome"] == "pass"), "{checks:?}");
     assert_eq!(record["agent"]["kind"], "fixer");
+    // The attestation names the rules the judged change applied, not what the
+    // idempotency check's re-run (which changes nothing) reported.
+    let commit = record["output"]["commit"].as_str().unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(&git(&repo, &["notes", "--ref", "docket", "show", commit])).unwrap();
+    use base64::Engine as _;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let fixer = &statement["predicate"]["fixer"];
+    assert_eq!(fixer["verdict"], "fixed", "{fixer:#}");
+    assert_eq!(
+        fixer["rules"],
+        serde_json::json!(["aws-rds-multi-az"]),
+        "{fixer:#}"
+    );
     // The working tree on main is untouched.
     assert_eq!(read(&repo, "main.tf"), MAIN_TF);
 }
