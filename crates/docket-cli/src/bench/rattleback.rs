@@ -256,7 +256,10 @@ pub async fn run(args: RattlebackArgs, out: &Output) -> anyhow::Result<Outcome> 
         });
     }
     drop(engine);
-    super::close(ledger).await;
+    // The last reference closes the ledger (its writer flushes and stops).
+    if let Ok(ledger) = Arc::try_unwrap(ledger) {
+        ledger.close().await;
+    }
     let fixed = rows.iter().filter(|r| r.status == "fixed").count();
     let failed = rows
         .iter()

@@ -136,7 +136,3 @@ async fn close(
     }
     finished
 }
-
-fn now() -> String {
-    docket_ledger::entry::format_time(jiff::Timestamp::now())
-}

@@ -13,7 +13,7 @@ use docket_ledger::{Digest256, LedgerError, NewEntry};
 use docket_policy::{Point, Verdict};
 use serde_json::{Value, json};
 
-use super::start::common;
+use super::start::{common, now};
 use super::state::{Checked, PublishDecision, RunScope};
 use crate::decision::held_outcome;
 use crate::engine::RunReport;
@@ -308,7 +308,7 @@ async fn attest(
             fixer,
             origin: ledger.origin(),
             entries: rec.stages.iter().map(|(i, _)| *i).collect(),
-            attested_at: super::now(),
+            attested_at: now(),
         },
         &verifier,
     );
@@ -347,7 +347,7 @@ pub(crate) async fn finish(
     kept: Option<PathBuf>,
 ) -> Result<RunReport, EngineError> {
     rec.settle().await?;
-    run.finished_at = super::now();
+    run.finished_at = now();
     run.ledger.stages.extend(rec.stages.iter().map(|(i, _)| *i));
     let links = rec.stages.clone();
     let payload = serde_json::to_value(&run).map_err(|e| EngineError::Config(e.to_string()))?;

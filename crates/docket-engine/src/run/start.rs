@@ -61,7 +61,7 @@ pub(crate) async fn open<'a>(
     let record = RunRecord {
         schema: RUN_SCHEMA.into(),
         run_id,
-        started_at: super::now(),
+        started_at: now(),
         finished_at: String::new(),
         ticket: TicketRef {
             id: ticket.id.clone(),
@@ -230,6 +230,11 @@ pub(crate) fn mode_str(mode: Mode) -> &'static str {
         Mode::Advisory => "advisory",
         Mode::Required => "required",
     }
+}
+
+/// Now, as the ledger writes times.
+pub(crate) fn now() -> String {
+    docket_ledger::entry::format_time(jiff::Timestamp::now())
 }
 
 fn random_id() -> String {
