@@ -15,7 +15,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use axum::http::{HeaderName, HeaderValue};
 
-use crate::credential::{read_env, read_private_file};
+use crate::credential_source::{read_env, read_private_file};
 use crate::error::GatewayError;
 use crate::{Credential, Upstream};
 

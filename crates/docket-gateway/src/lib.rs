@@ -26,6 +26,7 @@
 mod aws;
 pub mod bench;
 mod credential;
+mod credential_source;
 mod error;
 mod eventstream;
 mod prices;

@@ -13,17 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use docket_ledger::{BlobError, BlobStore, Digest256, NewEntry};
+use docket_ledger::{BlobError, BlobStore, Digest256, Hash, Ledger, NewEntry};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::ExchangeSummary;
 use crate::protocol::{Api, Refusal};
 use crate::redact::{self, Redaction, clean_text};
-use crate::server::{Checked, RecordedHeaders, Shared, join};
 use crate::usage::Usage;
+use crate::{ExchangeSummary, PriceTable};
 
 pub(crate) const KIND_EXCHANGE: &str = "model.exchange";
 pub(crate) const KIND_DENIAL: &str = "model.denial";
@@ -31,6 +30,44 @@ pub(crate) const KIND_BUDGET: &str = "model.budget";
 pub(crate) const SCHEMA_EXCHANGE: &str = "docket.model-exchange/v1";
 const SCHEMA_DENIAL: &str = "docket.model-denial/v1";
 const SCHEMA_BUDGET: &str = "docket.model-budget/v1";
+
+/// The gateway a recording belongs to, as the recorder sees it: where entries go,
+/// whose they are, how exchanges are priced, and where each appended entry — or a
+/// failure to record — is reported. The relay's shared state implements it, so that
+/// recording sits below the relay and knows nothing else about it.
+pub(crate) trait RecordTarget: Send + Sync {
+    fn ledger(&self) -> &Ledger;
+    fn run_id(&self) -> &str;
+    /// Random per gateway, so `(run_id, gateway, seq)` names one exchange.
+    fn gateway_id(&self) -> &str;
+    /// The prices exchanges are costed with; `None` for a replay, whose exchanges
+    /// cost nothing.
+    fn prices(&self) -> Option<&PriceTable>;
+    /// An entry was appended: its index and leaf hash, and the exchange's summary
+    /// when it is a `model.exchange`.
+    fn note_entry(&self, index: u64, leaf: Hash, exchange: Option<ExchangeSummary>);
+    /// Recording failed: the gateway must stop and refuse every later request (no
+    /// unrecorded traffic).
+    fn stop(&self, reason: String);
+}
+
+/// Headers as recorded: `[name, value]` pairs, values redacted for storage.
+pub(crate) type RecordedHeaders = Vec<(String, String)>;
+
+/// A body whole, from the chunks it arrived in.
+pub(crate) fn join(chunks: Vec<Bytes>) -> Bytes {
+    match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.into_iter().next().unwrap_or_default(),
+        _ => {
+            let mut all = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+            for chunk in &chunks {
+                all.extend_from_slice(chunk);
+            }
+            Bytes::from(all)
+        }
+    }
+}
 
 /// How an exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,48 +117,6 @@ pub(crate) struct ExchangeCtx {
     pub(crate) redactions: Vec<Redaction>,
     pub(crate) started_at: Timestamp,
     pub(crate) started: Instant,
-}
-
-impl ExchangeCtx {
-    pub(crate) fn new(
-        seq: u64,
-        api: Api,
-        upstream: &str,
-        credential: String,
-        path: &str,
-        query: Option<&str>,
-        checked: &Checked,
-    ) -> ExchangeCtx {
-        let mut ctx = ExchangeCtx::unsent(seq, api, upstream, path, query, checked);
-        ctx.credential = Some(credential);
-        ctx
-    }
-
-    /// For an exchange that never goes upstream (replay).
-    pub(crate) fn unsent(
-        seq: u64,
-        api: Api,
-        upstream: &str,
-        path: &str,
-        query: Option<&str>,
-        checked: &Checked,
-    ) -> ExchangeCtx {
-        ExchangeCtx {
-            seq,
-            api,
-            upstream: upstream.to_owned(),
-            credential: None,
-            model: clean_text(&checked.model),
-            stream: api.always_streams() || checked.value.get("stream") == Some(&Value::Bool(true)),
-            path: clean_text(path),
-            query: query.map(clean_text),
-            request: checked.body.clone(),
-            headers: checked.recorded_headers.clone(),
-            redactions: checked.redactions.clone(),
-            started_at: Timestamp::now(),
-            started: Instant::now(),
-        }
-    }
 }
 
 /// A limit reached, with the usage that reached it.
@@ -217,7 +212,7 @@ pub(crate) enum Job {
 
 /// Records jobs until `close`, then drains what is queued and waits for every write.
 pub(crate) async fn run_recorder(
-    shared: Arc<Shared>,
+    target: Arc<dyn RecordTarget>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     mut close: oneshot::Receiver<()>,
 ) {
@@ -226,7 +221,7 @@ pub(crate) async fn run_recorder(
         tokio::select! {
             job = jobs.recv() => match job {
                 Some(job) => {
-                    tasks.spawn(record_job(shared.clone(), job));
+                    tasks.spawn(record_job(target.clone(), job));
                 }
                 None => break,
             },
@@ -240,7 +235,7 @@ pub(crate) async fn run_recorder(
     }
     jobs.close();
     while let Some(job) = jobs.recv().await {
-        tasks.spawn(record_job(shared.clone(), job));
+        tasks.spawn(record_job(target.clone(), job));
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
@@ -249,9 +244,9 @@ pub(crate) async fn run_recorder(
     }
 }
 
-async fn record_job(shared: Arc<Shared>, job: Job) {
+async fn record_job(target: Arc<dyn RecordTarget>, job: Job) {
     match job {
-        Job::Exchange(finished) => record_exchange(&shared, *finished).await,
+        Job::Exchange(finished) => record_exchange(target.as_ref(), *finished).await,
     }
 }
 
@@ -274,8 +269,11 @@ fn store_body(blobs: &BlobStore, bytes: &[u8]) -> Result<StoredBody, BlobError> 
 }
 
 /// Stores bodies on the blocking pool (blob writes fsync).
-async fn store_bodies(shared: &Shared, bodies: Vec<Bytes>) -> Result<Vec<StoredBody>, String> {
-    let blobs = shared.ledger.blobs().clone();
+async fn store_bodies(
+    target: &dyn RecordTarget,
+    bodies: Vec<Bytes>,
+) -> Result<Vec<StoredBody>, String> {
+    let blobs = target.ledger().blobs().clone();
     tokio::task::spawn_blocking(move || {
         bodies
             .iter()
@@ -317,17 +315,17 @@ fn body_json(stored: &StoredBody, redactions_before: Option<&[Redaction]>) -> Va
     body
 }
 
-async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
+async fn record_exchange(target: &dyn RecordTarget, mut f: Finished) {
     let seq = f.ctx.seq;
     let mut bodies = vec![f.ctx.request.clone()];
     let response = f.response.take().map(join);
     if let Some(response) = &response {
         bodies.push(response.clone());
     }
-    let stored = match store_bodies(shared, bodies).await {
+    let stored = match store_bodies(target, bodies).await {
         Ok(stored) => stored,
         Err(e) => {
-            shared.stop(format!(
+            target.stop(format!(
                 "recording model exchange {seq} failed: cannot store its bodies: {e}"
             ));
             return;
@@ -337,17 +335,19 @@ async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
     let (Some(request), response) = (stored.next(), stored.next()) else {
         return;
     };
-    let price = match (&shared.replay, shared.prices.lookup(&f.ctx.model)) {
-        (Some(_), _) => json!("replay"),
-        (None, Some(p)) => json!({
-            "table": shared.prices.checked(),
-            "pattern": p.pattern,
-            "input": p.input,
-            "output": p.output,
-            "cache_write": p.cache_write.unwrap_or(p.input),
-            "cache_read": p.cache_read.unwrap_or(p.input),
-        }),
-        (None, None) => json!("unknown"),
+    let price = match target.prices() {
+        None => json!("replay"),
+        Some(prices) => match prices.lookup(&f.ctx.model) {
+            Some(p) => json!({
+                "table": prices.checked(),
+                "pattern": p.pattern,
+                "input": p.input,
+                "output": p.output,
+                "cache_write": p.cache_write.unwrap_or(p.input),
+                "cache_read": p.cache_read.unwrap_or(p.input),
+            }),
+            None => json!("unknown"),
+        },
     };
     let response_json = match (&response, &f.response_headers) {
         (Some(stored), headers) => {
@@ -370,8 +370,8 @@ async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
     }
     let payload = json!({
         "schema": SCHEMA_EXCHANGE,
-        "run_id": shared.run_id,
-        "gateway": shared.gateway_id,
+        "run_id": target.run_id(),
+        "gateway": target.gateway_id(),
         "seq": seq,
         "api": ctx.api.name(),
         "provider": ctx.api.provider().as_str(),
@@ -394,7 +394,7 @@ async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
     let mut blobs = vec![request.digest];
     blobs.extend(response.as_ref().map(|r| r.digest));
     let entry = NewEntry::new(KIND_EXCHANGE, payload).with_blobs(blobs);
-    match shared.ledger.append(entry).await {
+    match target.ledger().append(entry).await {
         Ok(appended) => {
             let summary = ExchangeSummary {
                 seq,
@@ -412,24 +412,24 @@ async fn record_exchange(shared: &Arc<Shared>, mut f: Finished) {
                 request_digest: request.digest,
                 response_digest: response.as_ref().map(|r| r.digest),
             };
-            shared.note_entry(appended.index, appended.leaf_hash, Some(summary));
+            target.note_entry(appended.index, appended.leaf_hash, Some(summary));
         }
         Err(e) => {
-            shared.stop(format!("recording model exchange {seq} failed: {e}"));
+            target.stop(format!("recording model exchange {seq} failed: {e}"));
             return;
         }
     }
     if let Some(hit) = &f.budget {
-        append_budget(shared, seq, hit).await;
+        append_budget(target, seq, hit).await;
     }
 }
 
 /// Records the limit decision that stops the run.
-pub(crate) async fn append_budget(shared: &Arc<Shared>, seq: u64, hit: &BudgetHit) {
+pub(crate) async fn append_budget(target: &dyn RecordTarget, seq: u64, hit: &BudgetHit) {
     let payload = json!({
         "schema": SCHEMA_BUDGET,
-        "run_id": shared.run_id,
-        "gateway": shared.gateway_id,
+        "run_id": target.run_id(),
+        "gateway": target.gateway_id(),
         "seq": seq,
         "decision": "stop",
         "limit": hit.limit,
@@ -442,23 +442,23 @@ pub(crate) async fn append_budget(shared: &Arc<Shared>, seq: u64, hit: &BudgetHi
             "cost_usd": hit.cost_usd,
         },
     });
-    match shared
-        .ledger
+    match target
+        .ledger()
         .append(NewEntry::new(KIND_BUDGET, payload))
         .await
     {
-        Ok(appended) => shared.note_entry(appended.index, appended.leaf_hash, None),
-        Err(e) => shared.stop(format!("recording the model budget decision failed: {e}")),
+        Ok(appended) => target.note_entry(appended.index, appended.leaf_hash, None),
+        Err(e) => target.stop(format!("recording the model budget decision failed: {e}")),
     }
 }
 
 /// Records a refused request (with its redacted body, when it was read).
-pub(crate) async fn append_denial(shared: &Arc<Shared>, denial: Denial, refusal: &Refusal) {
+pub(crate) async fn append_denial(target: &dyn RecordTarget, denial: Denial, refusal: &Refusal) {
     let stored = match &denial.request {
-        Some(body) => match store_bodies(shared, vec![body.clone()]).await {
+        Some(body) => match store_bodies(target, vec![body.clone()]).await {
             Ok(stored) => stored.into_iter().next(),
             Err(e) => {
-                shared.stop(format!(
+                target.stop(format!(
                     "recording model denial {} failed: cannot store its body: {e}",
                     denial.seq
                 ));
@@ -473,8 +473,8 @@ pub(crate) async fn append_denial(shared: &Arc<Shared>, denial: Denial, refusal:
     };
     let mut payload = json!({
         "schema": SCHEMA_DENIAL,
-        "run_id": shared.run_id,
-        "gateway": shared.gateway_id,
+        "run_id": target.run_id(),
+        "gateway": target.gateway_id(),
         "seq": denial.seq,
         "reason": refusal.code,
         "message": refusal.message,
@@ -489,8 +489,8 @@ pub(crate) async fn append_denial(shared: &Arc<Shared>, denial: Denial, refusal:
     }
     let entry =
         NewEntry::new(KIND_DENIAL, payload).with_blobs(stored.iter().map(|s| s.digest).collect());
-    match shared.ledger.append(entry).await {
-        Ok(appended) => shared.note_entry(appended.index, appended.leaf_hash, None),
-        Err(e) => shared.stop(format!("recording model denial {} failed: {e}", denial.seq)),
+    match target.ledger().append(entry).await {
+        Ok(appended) => target.note_entry(appended.index, appended.leaf_hash, None),
+        Err(e) => target.stop(format!("recording model denial {} failed: {e}", denial.seq)),
     }
 }

@@ -1,5 +1,7 @@
 //! Replay: a gateway that answers from a run's recorded exchanges instead of calling
-//! a provider, for `docket replay` and the reproducibility check. Each request is
+//! a provider, for `docket replay` and the reproducibility check. This module reads
+//! the recording and matches requests against it; the relay (`server`) starts such a
+//! gateway and serves what matched. Each request is
 //! matched on a normalized digest of its body: SHA-256 of the RFC 8785 canonical JSON
 //! of the body after redaction, without the fields that change from one run of the
 //! same agent to the next ([`VOLATILE_FIELDS`]) and with the caller's placeholders
@@ -7,23 +9,16 @@
 //! recording's order is kept. A request that matches nothing is refused with an error
 //! naming where it first differs from the next unserved recording.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use docket_ledger::{Digest256, EntryFilter, Hash, Ledger};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
-use crate::protocol::{Api, Refusal};
-use crate::record::{Denial, ExchangeCtx, Finished, KIND_EXCHANGE, Outcome, SCHEMA_EXCHANGE};
+use crate::protocol::Api;
+use crate::record::{KIND_EXCHANGE, SCHEMA_EXCHANGE};
 use crate::redact::clean_text;
-use crate::server::{Checked, Gateway, Shared};
-use crate::usage::UsageMeter;
-use crate::{GatewayConfig, GatewayLimits, PriceTable, RedactionMode, RequestPolicy};
 
 /// Top-level request fields left out of the match: per-session identifiers the CLIs
 /// generate afresh each time (Anthropic `metadata.user_id` carries the session,
@@ -203,7 +198,10 @@ fn first_difference(expected: &Value, actual: &Value, path: &mut String) -> Opti
 }
 
 impl ReplayQueue {
-    fn new(recorded: Vec<Recorded>, options: ReplayOptions) -> Result<ReplayQueue, GatewayError> {
+    pub(crate) fn new(
+        recorded: Vec<Recorded>,
+        options: ReplayOptions,
+    ) -> Result<ReplayQueue, GatewayError> {
         let mut items = Vec::with_capacity(recorded.len());
         for recorded in recorded {
             let value: Value =
@@ -230,7 +228,7 @@ impl ReplayQueue {
     /// The first unserved recording of `api` and `model` with this request's digest
     /// (now served), or why there is none. The model is compared on its own because a
     /// path can name it (Bedrock, Azure deployments), outside the digested body.
-    fn take(&self, api: Api, model: &str, value: &Value) -> Result<Recorded, String> {
+    pub(crate) fn take(&self, api: Api, model: &str, value: &Value) -> Result<Recorded, String> {
         let (normalized, digest) = normalize(value.clone(), &self.options);
         let model = clean_text(model);
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,105 +270,6 @@ impl ReplayQueue {
             next.recorded.seq
         ))
     }
-}
-
-impl Gateway {
-    /// A gateway that serves `recorded` instead of calling any provider.
-    pub async fn start_replay(
-        recorded: Vec<Recorded>,
-        ledger: Arc<Ledger>,
-        run_id: &str,
-    ) -> Result<Gateway, GatewayError> {
-        Gateway::start_replay_with(recorded, ledger, run_id, ReplayOptions::default()).await
-    }
-
-    /// [`Gateway::start_replay`] with placeholders for run-specific text.
-    pub async fn start_replay_with(
-        recorded: Vec<Recorded>,
-        ledger: Arc<Ledger>,
-        run_id: &str,
-        options: ReplayOptions,
-    ) -> Result<Gateway, GatewayError> {
-        Gateway::start_replay_with_policy(recorded, ledger, run_id, options, None).await
-    }
-
-    /// [`Gateway::start_replay_with`], enforcing `request_policy` on every replayed
-    /// request as [`GatewayConfig::request_policy`] does on live ones.
-    pub async fn start_replay_with_policy(
-        recorded: Vec<Recorded>,
-        ledger: Arc<Ledger>,
-        run_id: &str,
-        options: ReplayOptions,
-        request_policy: Option<Arc<dyn RequestPolicy>>,
-    ) -> Result<Gateway, GatewayError> {
-        let queue = ReplayQueue::new(recorded, options)?;
-        let config = GatewayConfig {
-            upstreams: Vec::new(),
-            allowed_models: Vec::new(),
-            redaction: RedactionMode::Redact,
-            limits: GatewayLimits::default(),
-            prices: PriceTable::builtin(),
-            request_timeout: Duration::from_secs(600),
-            request_policy,
-        };
-        Gateway::launch(config, Vec::new(), ledger, run_id, Some(queue)).await
-    }
-}
-
-/// Answers a checked request from the recording.
-pub(crate) async fn serve(
-    shared: &Arc<Shared>,
-    seq: u64,
-    api: Api,
-    path: &str,
-    query: Option<&str>,
-    checked: Checked,
-    denial: Denial,
-) -> Response {
-    let Some(queue) = &shared.replay else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let recorded = match queue.take(api, &checked.model, &checked.value) {
-        Ok(recorded) => recorded,
-        Err(message) => {
-            let refusal = Refusal::replay("replay_mismatch", message);
-            return shared.deny(denial, refusal, api.dialect()).await;
-        }
-    };
-    if let Err((reason, _)) = shared.admit() {
-        return shared
-            .deny(denial, Refusal::stopped(&reason), api.dialect())
-            .await;
-    }
-    let ctx = ExchangeCtx::unsent(seq, api, "replay", path, query, &checked);
-    let mut meter = UsageMeter::new(api.usage_format(), recorded.content_type.as_deref());
-    meter.feed(&recorded.response);
-    meter.body(&recorded.response);
-    let body = Bytes::from(recorded.response);
-    let mut headers = Vec::new();
-    let mut response = Response::new(Body::from(body.clone()));
-    *response.status_mut() = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::OK);
-    if let Some(content_type) = &recorded.content_type
-        && let Ok(value) = HeaderValue::from_str(content_type)
-    {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-        headers.push(("content-type".to_owned(), content_type.clone()));
-    }
-    shared.complete(Finished {
-        latency: ctx.started.elapsed(),
-        ctx,
-        status: recorded.status,
-        response_headers: Some(headers),
-        response: Some(vec![body]),
-        usage: meter.usage(),
-        first_byte: None,
-        outcome: Outcome::Replayed,
-        error: None,
-        cost_usd: None,
-        budget: None,
-        replay_of: Some(recorded.seq),
-    });
-    response
 }
 
 fn parse_digest(value: &Value) -> Option<Digest256> {

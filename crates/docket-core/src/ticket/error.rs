@@ -2,8 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::front_matter::FRONT_MATTER_KEYS;
 use super::id::IdOrigin;
+
+/// The keys a ticket's front matter may carry. Kept here, below `front_matter`, because
+/// an unknown key's error lists them; `front_matter` checks keys against the same list.
+pub(super) const FRONT_MATTER_KEYS: &[&str] =
+    &["id", "title", "labels", "state", "requester", "assignee"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TicketError {

@@ -6,11 +6,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::error::TicketError;
+use super::error::{FRONT_MATTER_KEYS, TicketError};
 use super::{escape, lines_of};
 
-pub(super) const FRONT_MATTER_KEYS: &[&str] =
-    &["id", "title", "labels", "state", "requester", "assignee"];
 pub(super) enum FrontMatterSplit<'a> {
     None,
     Unclosed,

@@ -11,10 +11,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::Value;
 
 use super::Shared;
-use super::headers::{RecordedHeaders, forward_headers};
+use super::headers::forward_headers;
 use crate::error::GatewayError;
 use crate::protocol::{self, Api, Dialect, Refusal};
-use crate::record::{self, Denial};
+use crate::record::{self, Denial, ExchangeCtx, RecordedHeaders};
 use crate::redact::{self, Redaction};
 use crate::{PolicyDenial, PolicyRequest, RedactionMode, RequestPolicy};
 
@@ -45,13 +45,43 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Everything checked about a request before it may leave: what is sent, and what
 /// is recorded of it.
-pub(crate) struct Checked {
+pub(super) struct Checked {
     pub(crate) model: String,
     pub(crate) body: Bytes,
     pub(crate) value: Value,
     pub(crate) headers: HeaderMap,
     pub(crate) recorded_headers: RecordedHeaders,
     pub(crate) redactions: Vec<Redaction>,
+}
+
+impl Checked {
+    /// The exchange this request starts, as it is recorded. `credential` says how the
+    /// real credential was applied; `None` for a replay, which sends nothing upstream.
+    pub(super) fn exchange(
+        &self,
+        seq: u64,
+        api: Api,
+        upstream: &str,
+        credential: Option<String>,
+        path: &str,
+        query: Option<&str>,
+    ) -> ExchangeCtx {
+        ExchangeCtx {
+            seq,
+            api,
+            upstream: upstream.to_owned(),
+            credential,
+            model: redact::clean_text(&self.model),
+            stream: api.always_streams() || self.value.get("stream") == Some(&Value::Bool(true)),
+            path: redact::clean_text(path),
+            query: query.map(redact::clean_text),
+            request: self.body.clone(),
+            headers: self.recorded_headers.clone(),
+            redactions: self.redactions.clone(),
+            started_at: jiff::Timestamp::now(),
+            started: std::time::Instant::now(),
+        }
+    }
 }
 
 impl Shared {
@@ -76,7 +106,7 @@ impl Shared {
     }
 
     /// Records a refusal and answers it.
-    pub(crate) async fn deny(
+    pub(super) async fn deny(
         self: &Arc<Self>,
         denial: Denial,
         refusal: Refusal,
@@ -84,7 +114,7 @@ impl Shared {
     ) -> Response {
         self.count_denial();
         tracing::info!(run_id = %self.run_id, seq = denial.seq, reason = refusal.code, "model request refused");
-        record::append_denial(self, denial, &refusal).await;
+        record::append_denial(self.as_ref(), denial, &refusal).await;
         refusal.response(dialect)
     }
 

@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
+use crate::record::RecordedHeaders;
 use crate::redact::{self, Redaction};
 
 /// Request headers never forwarded: hop-by-hop ones, the agent's own credential
@@ -56,9 +57,6 @@ fn connection_listed(headers: &HeaderMap) -> Vec<String> {
         .filter(|name| !name.is_empty())
         .collect()
 }
-
-/// Headers as recorded: `[name, value]` pairs, values redacted for storage.
-pub(crate) type RecordedHeaders = Vec<(String, String)>;
 
 /// The headers to forward (secrets in values redacted), how they are recorded, and
 /// what was redacted.

@@ -40,7 +40,7 @@ impl Shared {
     }
 
     /// Sets the stop reason; the first reason stays.
-    pub(crate) fn stop(&self, reason: String) {
+    pub(super) fn stop(&self, reason: String) {
         let stopped = self.stop.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(reason.clone());
@@ -98,7 +98,7 @@ impl Shared {
 
     /// Lets a request through, or says why not. A limit hit here for the first time
     /// comes back to be recorded.
-    pub(crate) fn admit(&self) -> Result<(), (String, Option<Box<BudgetHit>>)> {
+    pub(super) fn admit(&self) -> Result<(), (String, Option<Box<BudgetHit>>)> {
         if let Some(reason) = self.stop.borrow().clone() {
             return Err((reason, None));
         }
@@ -116,7 +116,7 @@ impl Shared {
     }
 
     /// Accounts a finished exchange and hands it to the recorder.
-    pub(crate) fn complete(&self, mut finished: Finished) {
+    pub(super) fn complete(&self, mut finished: Finished) {
         let usage = finished.usage;
         let cost = match (&self.replay, usage) {
             (Some(_), _) => Some(0.0),
@@ -154,7 +154,7 @@ impl Shared {
         }
     }
 
-    pub(crate) fn note_entry(
+    pub(super) fn note_entry(
         &self,
         index: u64,
         leaf: docket_ledger::Hash,

@@ -10,7 +10,8 @@
 //! - `check`: what a request must pass before it may leave, and refusals;
 //! - `headers`: which headers cross in each direction, and how they are recorded;
 //! - `limits`: running totals, admission against the run's limits, the stop signal;
-//! - `relay`: the upstream call and the response streamed back while it is recorded.
+//! - `relay`: the upstream call and the response streamed back while it is recorded;
+//! - `replayed`: a replay gateway, answering from the recording instead of a provider.
 //!
 //! Invariant: the response body is the upstream's bytes, unchanged and in order; the
 //! gateway observes chunks, it never holds one back or rewrites it.
@@ -19,6 +20,7 @@ mod check;
 mod headers;
 mod limits;
 mod relay;
+mod replayed;
 mod upstream;
 
 use std::net::{IpAddr, SocketAddr};
@@ -31,22 +33,21 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use docket_ledger::Ledger;
+use docket_ledger::{Hash, Ledger};
 use globset::GlobSet;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::GatewayError;
 use crate::protocol::{self, Dialect, Refusal, Route};
-use crate::record::{self, Denial, Job};
+use crate::record::{self, Denial, Job, RecordTarget};
 use crate::replay::ReplayQueue;
 use crate::{
-    GatewayConfig, GatewayLimits, GatewaySummary, PriceTable, RedactionMode, RequestPolicy,
+    ExchangeSummary, GatewayConfig, GatewayLimits, GatewaySummary, PriceTable, RedactionMode,
+    RequestPolicy,
 };
 
-pub(crate) use check::Checked;
-pub(crate) use headers::RecordedHeaders;
-pub(crate) use relay::{error_chain, join};
+pub(crate) use relay::error_chain;
 pub(crate) use upstream::ResolvedUpstream;
 
 use check::allowlist;
@@ -79,26 +80,26 @@ impl std::fmt::Debug for Gateway {
 
 /// What every request handler shares.
 pub(crate) struct Shared {
-    pub(crate) run_id: String,
+    run_id: String,
     /// Random per gateway, so `(run_id, gateway, seq)` names one exchange even when a
     /// run starts several gateways.
-    pub(crate) gateway_id: String,
+    gateway_id: String,
     token: String,
     dummy_key: String,
     upstreams: Vec<ResolvedUpstream>,
     allowlist: GlobSet,
     redaction: RedactionMode,
     limits: GatewayLimits,
-    pub(crate) prices: PriceTable,
-    pub(crate) timeout: Duration,
+    prices: PriceTable,
+    timeout: Duration,
     policy: Option<Arc<dyn RequestPolicy>>,
     client: reqwest::Client,
-    pub(crate) ledger: Arc<Ledger>,
+    ledger: Arc<Ledger>,
     seq: AtomicU64,
     meter: Mutex<Meter>,
     stop: watch::Sender<Option<String>>,
     records: mpsc::UnboundedSender<Job>,
-    pub(crate) replay: Option<ReplayQueue>,
+    replay: Option<ReplayQueue>,
 }
 
 fn random_hex(bytes: usize) -> Result<String, GatewayError> {
@@ -124,7 +125,7 @@ impl Gateway {
         Gateway::launch(config, upstreams, ledger, run_id, None).await
     }
 
-    pub(crate) async fn launch(
+    async fn launch(
         config: GatewayConfig,
         upstreams: Vec<ResolvedUpstream>,
         ledger: Arc<Ledger>,
@@ -291,6 +292,33 @@ impl Shared {
             .strip_prefix("/run/")?
             .strip_prefix(self.token.as_str())?;
         (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+}
+
+impl RecordTarget for Shared {
+    fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn gateway_id(&self) -> &str {
+        &self.gateway_id
+    }
+
+    fn prices(&self) -> Option<&PriceTable> {
+        // A replay's exchanges cost nothing and are recorded as priced by `replay`.
+        self.replay.is_none().then_some(&self.prices)
+    }
+
+    fn note_entry(&self, index: u64, leaf: Hash, exchange: Option<ExchangeSummary>) {
+        Shared::note_entry(self, index, leaf, exchange);
+    }
+
+    fn stop(&self, reason: String) {
+        Shared::stop(self, reason);
     }
 }
 

@@ -16,10 +16,10 @@ use futures_util::Stream;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::Shared;
-use super::headers::{RecordedHeaders, response_headers};
+use super::headers::response_headers;
 use super::upstream::authenticate;
 use crate::protocol::{self, Api, Refusal};
-use crate::record::{self, Denial, ExchangeCtx, Finished, Outcome};
+use crate::record::{self, Denial, ExchangeCtx, Finished, Outcome, RecordedHeaders, join};
 use crate::redact;
 use crate::usage::{Usage, UsageMeter};
 
@@ -46,7 +46,9 @@ impl Shared {
             Err(response) => return response,
         };
         if self.replay.is_some() {
-            return crate::replay::serve(&self, seq, api, path, query, checked, denial).await;
+            return self
+                .serve_replay(seq, api, path, query, checked, denial)
+                .await;
         }
         let Some(upstream) = self.upstream_for(api.provider()) else {
             return self
@@ -69,19 +71,18 @@ impl Shared {
         }
         if let Err((reason, budget)) = self.admit() {
             if let Some(hit) = budget {
-                record::append_budget(&self, seq, &hit).await;
+                record::append_budget(self.as_ref(), seq, &hit).await;
             }
             return self.deny(denial, Refusal::stopped(&reason), dialect).await;
         }
         self.count_redactions(checked.redactions.len());
-        let ctx = ExchangeCtx::new(
+        let ctx = checked.exchange(
             seq,
             api,
             &upstream.name,
-            upstream.auth.describe(),
+            Some(upstream.auth.describe()),
             path,
             query,
-            &checked,
         );
         let request = self
             .client
@@ -198,20 +199,6 @@ impl InFlight {
             budget: None,
             replay_of: None,
         });
-    }
-}
-
-pub(crate) fn join(chunks: Vec<Bytes>) -> Bytes {
-    match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.into_iter().next().unwrap_or_default(),
-        _ => {
-            let mut all = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-            for chunk in &chunks {
-                all.extend_from_slice(chunk);
-            }
-            Bytes::from(all)
-        }
     }
 }
 
