@@ -559,3 +559,104 @@ fn every_kind_of_tampering_fails_and_names_what() {
     assert_eq!(run.code, 2, "{run}");
     assert!(run.stderr.contains("cannot read"), "{run}");
 }
+
+/// Writes `files` as a zip in which `name` is a member twice: first with `forged`
+/// bytes, then the package's own. The zip writer refuses a duplicate name, so the real
+/// file is written under a placeholder of the same length that sorts last, and the
+/// placeholder is renamed in place (in its local header and its central directory
+/// record; neither checksum covers the name).
+fn write_with_duplicate(files: &Files, name: &str, forged: &[u8], to: &Path) {
+    let placeholder = format!("~{}", &name[1..]);
+    let mut files = files.clone();
+    let real = files.insert(name.into(), forged.to_vec()).unwrap();
+    files.insert(placeholder.clone(), real);
+    let mut bytes = package::write_zip(&files).unwrap();
+    let at: Vec<usize> = bytes
+        .windows(placeholder.len())
+        .enumerate()
+        .filter(|(_, w)| *w == placeholder.as_bytes())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        at.len(),
+        2,
+        "the placeholder is in one local header and one record"
+    );
+    for i in at {
+        bytes[i..i + name.len()].copy_from_slice(name.as_bytes());
+    }
+    std::fs::write(to, bytes).unwrap();
+}
+
+/// Issue 15: what an unzip tool or a file browser shows must be what was verified. A
+/// member that shadows another of its name, one that extracts outside the folder, or
+/// one the signed manifest does not list, is a failure naming that member.
+#[test]
+fn a_zip_that_unpacks_to_other_files_than_the_verified_ones_fails() {
+    let f = fixture();
+    let (run, zip) = f.export("audit.zip", &[]);
+    assert_eq!(run.code, 0, "{run}");
+    let original = read(&zip);
+    let forged_report =
+        b"<!doctype html><title>All runs approved</title><p>Nothing to see.".to_vec();
+
+    let duplicate = f.path("duplicate.zip");
+    write_with_duplicate(&original, package::REPORT, &forged_report, &duplicate);
+    let mut cases = vec![(
+        "a forged report.html before the real one",
+        duplicate,
+        "report.html is in the archive more than once",
+    )];
+    for (i, (name, expected)) in [
+        ("../evil", "../evil is not a safe member name"),
+        ("/etc/x", "/etc/x is not a safe member name"),
+        ("..\\evil", "..\\evil is not a safe member name"),
+        ("C:/x", "C:/x is not a safe member name"),
+        (
+            "notes.txt",
+            "notes.txt is in the package but not in the manifest",
+        ),
+        ("notes/", "notes/ is in the package but not in the manifest"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut files = original.clone();
+        files.insert(name.into(), b"extra".to_vec());
+        let bad = f.path(&format!("extra-{i}.zip"));
+        write(&files, &bad);
+        cases.push((name, bad, expected));
+    }
+
+    // Run every case before asserting, so one run shows how each fares.
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(what, zip, expected)| {
+            let run = f.verify(&zip);
+            eprintln!(
+                "{what}: exit {}: {}",
+                run.code,
+                run.stdout.lines().next().unwrap_or_default()
+            );
+            (run, expected)
+        })
+        .collect();
+    for (run, expected) in &runs {
+        failed_with(run, expected);
+    }
+
+    // The same failure in JSON names the member as the file.
+    let run = f.g.env.run(&[
+        "verify-package",
+        f.path("duplicate.zip").to_str().unwrap(),
+        "--key",
+        &f.key,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    let json = run.json();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["failure"]["code"], "member-duplicate");
+    assert_eq!(json["failure"]["file"], package::REPORT);
+}

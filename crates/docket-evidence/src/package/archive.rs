@@ -1,7 +1,7 @@
 //! The zip archive a package travels in: writing it, and reading it back with
 //! limits on what a member may expand to.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};
 
 use super::error::PackageError;
@@ -49,21 +49,51 @@ pub fn write_zip(files: &Files) -> Result<Vec<u8>, PackageError> {
     Ok(zip.finish().map_err(|e| err(&e))?.into_inner())
 }
 
-/// A package as read from its archive: the files, and members that could not be read.
+/// A package as read from its archive: the files, and what about its members
+/// verification must refuse before it looks at their contents.
 #[derive(Debug, Clone, Default)]
 pub struct Archive {
     pub files: Files,
     /// Members whose bytes are damaged in the archive (bad checksum, bad deflate
-    /// stream, duplicate name), with the reason.
+    /// stream), with the reason.
     pub damaged: BTreeMap<String, String>,
+    /// Names the archive holds more than once. The zip reader keeps one member per
+    /// name (the last), while an unzip tool or a file browser may show another, so
+    /// what an auditor opens need not be what was verified.
+    pub duplicates: BTreeSet<String>,
+    /// Members that are not regular files (directories, symbolic links): the manifest
+    /// lists only files, so these are members it does not list.
+    pub not_files: BTreeSet<String>,
+}
+
+impl Archive {
+    /// Every member name the archive holds, whatever its kind or state.
+    pub fn member_names(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .keys()
+            .chain(self.damaged.keys())
+            .chain(&self.duplicates)
+            .chain(&self.not_files)
+            .map(String::as_str)
+    }
 }
 
 /// Reads every file of a zip archive. An archive that is not a zip at all, or has no
-/// manifest, is an error; a damaged member is recorded for verification to report.
+/// manifest, is an error; a damaged, duplicate or non-file member is recorded for
+/// verification to report.
 pub fn read_zip(bytes: &[u8]) -> Result<Archive, PackageError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| PackageError::ReadZip(e.to_string()))?;
-    let mut out = Archive::default();
+    let mut out = Archive {
+        duplicates: duplicate_names(bytes, archive.central_directory_start()),
+        ..Archive::default()
+    };
+    if archive.has_duplicate_names() && out.duplicates.is_empty() {
+        // The reader saw a name twice but the records could not be walked to say
+        // which: still refuse the archive (fail closed).
+        out.duplicates
+            .insert("(a member of the central directory)".into());
+    }
     let mut total = 0u64;
     for i in 0..archive.len() {
         let mut member = match archive.by_index(i) {
@@ -73,9 +103,6 @@ pub fn read_zip(bytes: &[u8]) -> Result<Archive, PackageError> {
                 continue;
             }
         };
-        if member.is_dir() {
-            continue;
-        }
         let name = match member.name() {
             Ok(n) => n.into_owned(),
             Err(e) => {
@@ -83,6 +110,10 @@ pub fn read_zip(bytes: &[u8]) -> Result<Archive, PackageError> {
                 continue;
             }
         };
+        if member.is_dir() || member.is_symlink() {
+            out.not_files.insert(name);
+            continue;
+        }
         let mut content =
             Vec::with_capacity(usize::try_from(member.size().min(1 << 24)).unwrap_or(0));
         let read = (&mut member)
@@ -103,9 +134,9 @@ pub fn read_zip(bytes: &[u8]) -> Result<Archive, PackageError> {
                 "the archive expands to more than {MAX_TOTAL_BYTES} bytes"
             )));
         }
+        // Two raw names that decode to one (CP437 and UTF-8) are one name too.
         if out.files.insert(name.clone(), content).is_some() {
-            out.damaged
-                .insert(name, "the archive holds two files of this name".into());
+            out.duplicates.insert(name);
         }
     }
     if !out.files.contains_key(MANIFEST) && !out.damaged.contains_key(MANIFEST) {
@@ -115,6 +146,34 @@ pub fn read_zip(bytes: &[u8]) -> Result<Archive, PackageError> {
         )));
     }
     Ok(out)
+}
+
+/// The names that more than one central directory record carries. The zip reader
+/// keeps one member per name, so this walks the records themselves, from where the
+/// reader found the directory: each is a 46-byte header (signature `PK\x01\x02`, name,
+/// extra field and comment lengths at offsets 28, 30 and 32) followed by those three.
+fn duplicate_names(bytes: &[u8], directory_start: u64) -> BTreeSet<String> {
+    const RECORD: &[u8] = b"PK\x01\x02";
+    let field = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let mut seen = BTreeSet::new();
+    let mut duplicates = BTreeSet::new();
+    let mut at = usize::try_from(directory_start).unwrap_or(usize::MAX);
+    while bytes.get(at..at.saturating_add(4)) == Some(RECORD) {
+        let (name_len, extra_len, comment_len) = (field(at + 28), field(at + 30), field(at + 32));
+        let name_at = at + 46;
+        let Some(name) = bytes.get(name_at..name_at + name_len) else {
+            break;
+        };
+        if !seen.insert(name) {
+            duplicates.insert(String::from_utf8_lossy(name).into_owned());
+        }
+        at = name_at + name_len + extra_len + comment_len;
+    }
+    duplicates
 }
 
 #[cfg(test)]
@@ -138,5 +197,25 @@ mod tests {
             read_zip(b"not a zip"),
             Err(PackageError::ReadZip(_))
         ));
+    }
+
+    #[test]
+    fn directories_and_links_are_recorded_not_skipped() {
+        use zip::write::SimpleFileOptions;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default();
+        zip.start_file(MANIFEST, options).unwrap();
+        zip.write_all(b"{}").unwrap();
+        zip.add_directory("notes/", options).unwrap();
+        zip.add_symlink("report.html", "/etc/passwd", options)
+            .unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let archive = read_zip(&bytes).unwrap();
+        assert_eq!(archive.files.keys().collect::<Vec<_>>(), [MANIFEST]);
+        assert_eq!(
+            archive.not_files.iter().collect::<Vec<_>>(),
+            ["notes/", "report.html"]
+        );
+        assert!(archive.duplicates.is_empty());
     }
 }

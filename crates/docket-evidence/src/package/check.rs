@@ -47,6 +47,47 @@ pub(super) fn fail(
     }
 }
 
+/// A member name as it can be printed: control characters escaped, so a hostile
+/// name cannot rewrite the terminal that shows the failure.
+pub(super) fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Whether an unzip tool would write `name` inside the folder it extracts to, and
+/// under that same name on every system: a relative path of `/`-separated parts, none
+/// of them empty, `.` or `..`, with no backslash (a separator on Windows), colon (a
+/// drive prefix or an NTFS stream) or control character. Every name a package is
+/// built with passes; a name that does not is refused whether or not the manifest
+/// lists it.
+pub(super) fn check_member_name(name: &str) -> Result<(), Failure> {
+    let safe = !name.is_empty()
+        && !name.contains(['\\', ':'])
+        && !name.chars().any(char::is_control)
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if safe {
+        return Ok(());
+    }
+    Err(fail(
+        "member-unsafe-name",
+        Some(name),
+        None,
+        format!(
+            "{} is not a safe member name: unpacking the package could write it outside the folder it is unpacked into, or under another name (a package's members are relative paths without `..`, `.`, empty parts, backslashes or colons)",
+            printable(name)
+        ),
+    ))
+}
+
 /// The keys of a chain, oldest first, after checking every rotation statement.
 pub(super) fn check_key_chain(chain: &KeyChain) -> Result<Vec<Verifier>, Failure> {
     let bad = |message: String| fail("key-chain-invalid", Some(KEY_CHAIN), None, message);
@@ -550,4 +591,45 @@ pub(super) fn check_attestation(
         )));
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_that_unpack_elsewhere_are_refused() {
+        for safe in [
+            "report.html",
+            "blobs/sha256/ab12",
+            "entries/0.json",
+            "a..b/.c",
+        ] {
+            assert_eq!(check_member_name(safe), Ok(()), "{safe}");
+        }
+        for unsafe_name in [
+            "",
+            "/etc/x",
+            "../evil",
+            "a/../../evil",
+            "./a",
+            "a//b",
+            "a/",
+            "..\\evil",
+            "C:/x",
+            "C:x",
+            "report.html:stream",
+            "a\u{1b}[2Jb",
+        ] {
+            let failure = check_member_name(unsafe_name).unwrap_err();
+            assert_eq!(failure.code, "member-unsafe-name", "{unsafe_name:?}");
+            assert_eq!(failure.file.as_deref(), Some(unsafe_name));
+        }
+        assert!(
+            check_member_name("a\u{1b}[2Jb")
+                .unwrap_err()
+                .message
+                .starts_with("a\\u{1b}[2Jb is not a safe member name")
+        );
+    }
 }

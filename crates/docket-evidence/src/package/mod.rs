@@ -12,6 +12,9 @@
 //!   else, and stops at the first failure, which it names (file, entry, expectation).
 //! - The manifest signature covers the list of files and entries, so removing a file
 //!   or an entry together with its manifest line is detected, not only changing one.
+//! - What an unzip tool shows is what was verified: an archive with a name twice, a
+//!   name that unpacks outside its folder, or a member that is not a listed file is
+//!   refused before its contents are read (issue 15).
 //! - Nothing is added to a package that is not already evidence: blobs are copied as
 //!   stored (already redacted), and no key other than public keys is written.
 

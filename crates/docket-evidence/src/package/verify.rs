@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::archive::Archive;
 use super::check::{
     Failure, check_attestation, check_blob, check_chain_entries, check_entry, check_files,
-    check_key_chain, check_run, fail,
+    check_key_chain, check_member_name, check_run, fail, printable,
 };
 use super::manifest::signature_text;
 use crate::contents::{
@@ -51,14 +51,50 @@ pub struct Verified {
     pub trusted_key_given: bool,
 }
 
-/// Verifies a package read from its archive.
+/// Verifies a package read from its archive: first that its members are exactly
+/// files with safe, distinct names, so what an unzip tool shows is what is verified;
+/// then its contents.
 pub fn verify_archive(archive: &Archive, trust: &Trust) -> Result<Verified, Failure> {
+    if let Some(name) = archive.duplicates.iter().next() {
+        return Err(fail(
+            "member-duplicate",
+            Some(name),
+            None,
+            format!(
+                "{} is in the archive more than once: verification reads one of them, an unzip tool may show another",
+                printable(name)
+            ),
+        ));
+    }
+    for name in archive.member_names() {
+        // A directory's name ends with `/`; its name is checked without it.
+        let name = if archive.not_files.contains(name) {
+            name.strip_suffix('/').unwrap_or(name)
+        } else {
+            name
+        };
+        check_member_name(name)?;
+    }
+    if let Some(name) = archive.not_files.iter().next() {
+        return Err(fail(
+            "file-unlisted",
+            Some(name),
+            None,
+            format!(
+                "{} is in the package but not in the manifest: it is a directory or a symbolic link, and a package holds only files",
+                printable(name)
+            ),
+        ));
+    }
     if let Some((name, reason)) = archive.damaged.iter().next() {
         return Err(fail(
             "file-damaged",
             Some(name),
             None,
-            format!("{name} cannot be read from the archive: {reason}"),
+            format!(
+                "{} cannot be read from the archive: {reason}",
+                printable(name)
+            ),
         ));
     }
     verify(&archive.files, trust)
@@ -76,9 +112,13 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
             )
         })
     };
+    // 1. Member names (`verify_archive` also checks the archive's members themselves).
+    for name in files.keys() {
+        check_member_name(name)?;
+    }
     let manifest_bytes = get(MANIFEST)?;
 
-    // 1. The key chain, from the genesis key through every rotation signed by both keys.
+    // 2. The key chain, from the genesis key through every rotation signed by both keys.
     let chain_bytes = get(KEY_CHAIN)?;
     let chain: KeyChain = serde_json::from_slice(chain_bytes).map_err(|e| {
         fail(
@@ -120,7 +160,7 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         Trust::PackageKeys => false,
     };
 
-    // 2. The manifest signature: by the current key, over these exact manifest bytes.
+    // 3. The manifest signature: by the current key, over these exact manifest bytes.
     let sig_bytes = get(SIGNATURE)?;
     let sig_text = std::str::from_utf8(sig_bytes).map_err(|_| {
         fail(
@@ -186,10 +226,10 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         ));
     }
 
-    // 3. Every file listed, present and intact; nothing unlisted.
+    // 4. Every file listed, present and intact; nothing unlisted.
     check_files(files, &manifest)?;
 
-    // 4. The checkpoint.
+    // 5. The checkpoint.
     let cp_text = std::str::from_utf8(get(CHECKPOINT)?).unwrap_or_default();
     let checkpoint =
         SignedCheckpoint::open(cp_text, std::slice::from_ref(&current)).map_err(|e| {
@@ -223,14 +263,14 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         ));
     }
 
-    // 5. Every entry: exact bytes, inclusion proof against the checkpoint.
+    // 6. Every entry: exact bytes, inclusion proof against the checkpoint.
     let mut entries: BTreeMap<u64, (Entry, Hash)> = BTreeMap::new();
     for r in &manifest.entries {
         let (entry, leaf) = check_entry(files, r, cp_text, &checkpoint)?;
         entries.insert(r.index, (entry, leaf));
     }
 
-    // 6. The key chain is the ledger's: genesis and rotations are entries here.
+    // 7. The key chain is the ledger's: genesis and rotations are entries here.
     check_chain_entries(&chain, &entries)?;
     for e in &manifest.evidence {
         if let Some(missing) = e.entries.iter().find(|i| !entries.contains_key(i)) {
@@ -246,7 +286,7 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         }
     }
 
-    // 7. Links between entries; every run's record and the stages it lists.
+    // 8. Links between entries; every run's record and the stages it lists.
     for (index, (entry, _)) in &entries {
         for link in &entry.links {
             if let Some((_, leaf)) = entries.get(&link.index)
@@ -270,7 +310,7 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         records.insert(run.run_id.clone(), record);
     }
 
-    // 8. Blobs: present and intact, or shredded by an entry in the package.
+    // 9. Blobs: present and intact, or shredded by an entry in the package.
     let blob_refs: BTreeMap<Digest256, &BlobRef> =
         manifest.blobs.iter().map(|b| (b.digest, b)).collect();
     for (index, (entry, _)) in &entries {
@@ -288,7 +328,7 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         }
     }
 
-    // 9. Attestations: signature, and the commit the run recorded.
+    // 10. Attestations: signature, and the commit the run recorded.
     let mut attested = 0;
     for run in &manifest.runs {
         let Some(record) = records.get(&run.run_id) else {
@@ -299,7 +339,7 @@ pub fn verify(files: &Files, trust: &Trust) -> Result<Verified, Failure> {
         }
     }
 
-    // 10. Consistency with checkpoints the auditor kept.
+    // 11. Consistency with checkpoints the auditor kept.
     for c in &manifest.consistency {
         let bytes = get(&c.file)?;
         let proof: ConsistencyProof = serde_json::from_slice(bytes).map_err(|e| {
