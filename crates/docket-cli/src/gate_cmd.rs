@@ -36,7 +36,8 @@ const RULE_PREFIX: &str = "docket-gate";
         `Co-authored-by: Claude <noreply@anthropic.com>`, no attestation) or `plain`.\n\n\
         Keys: --key, else .docket/attestation-keys as committed at BASE (never HEAD: a \
         pull request cannot bring its own key), else the key chain of the ledger in \
-        DOCKET_HOME.\n\nExit 0 the range may merge, 1 the policy says it must not, 2 error.",
+        DOCKET_HOME. With no key at all the gate still runs (with a warning): every commit \
+        that claims a run is `invalid-attestation`.\n\nExit 0 the range may merge, 1 the policy says it must not, 2 error.",
     after_help = "CI setup: docs/gate.md (fetch refs/notes/docket before running the gate)."
 )]
 pub struct GateArgs {
@@ -76,7 +77,18 @@ pub async fn gate(args: GateArgs, global: &GlobalArgs, out: &Output) -> anyhow::
         }
         None => (GatePolicy::default(), "default".to_owned()),
     };
-    let (trusted, key_source) = trusted_keys(&args.key, &repo, &base, global).await?;
+    let (trusted, key_source) = match trusted_keys(&args.key, &repo, &base, global).await? {
+        Some((keys, source)) => (keys, Some(source)),
+        None => {
+            // Fail closed but keep going: a team can run the gate before it has keys,
+            // and no commit that claims a run can pass without one.
+            out.note(format!(
+                "warning: no trusted key: commits that claim a docket run cannot be governed and are invalid-attestation\nhint: commit the output of `docket key show` (where the runs are made) to {KEYS_FILE} on the base branch, or pass --key PUBKEY"
+            ));
+            (Vec::new(), None)
+        }
+    };
+    let key_source = key_source.as_deref();
     let report = gate::check(&repo, &base, &head, &trusted).await?;
     let failing: Vec<&Judged> = report.failing(&policy).collect();
 
@@ -87,14 +99,14 @@ pub async fn gate(args: GateArgs, global: &GlobalArgs, out: &Output) -> anyhow::
             &policy,
             &policy_source,
             &trusted,
-            &key_source,
+            key_source,
         ))?,
         Format::Sarif => {
             let paths = gate::first_changed_paths(&repo, &failing).await?;
             out.json_value(&sarif(&policy, &failing, &paths))?;
             out.note(summary_line(&report, failing.len()));
         }
-        Format::Text => print_text(out, &args, &report, &policy, &key_source, failing.len()),
+        Format::Text => print_text(out, &args, &report, &policy, key_source, failing.len()),
     }
     Ok(if failing.is_empty() {
         Outcome::Success
@@ -103,15 +115,16 @@ pub async fn gate(args: GateArgs, global: &GlobalArgs, out: &Output) -> anyhow::
     })
 }
 
-/// The keys attestations must be signed with, and where they came from.
+/// The keys attestations must be signed with, and where they came from; `None` when
+/// no source has a key.
 async fn trusted_keys(
     flags: &[String],
     repo: &Repo,
     base: &str,
     global: &GlobalArgs,
-) -> anyhow::Result<(Vec<Verifier>, String)> {
+) -> anyhow::Result<Option<(Vec<Verifier>, String)>> {
     if !flags.is_empty() {
-        return Ok((parse_keys(flags)?, "--key".to_owned()));
+        return Ok(Some((parse_keys(flags)?, "--key".to_owned())));
     }
     // Read from the base commit, never from HEAD: the change under review must not be
     // able to bring the key that vouches for it.
@@ -122,7 +135,10 @@ async fn trusted_keys(
                 gate::short(base)
             );
         }
-        return Ok((keys, format!("{KEYS_FILE} at {}", gate::short(base))));
+        return Ok(Some((
+            keys,
+            format!("{KEYS_FILE} at {}", gate::short(base)),
+        )));
     }
     let config = global.ledger_config()?;
     // Opening a ledger that does not exist would create one with a fresh key that
@@ -138,12 +154,13 @@ async fn trusted_keys(
         ledger.close().await;
         let chain = chain?;
         if !chain.is_empty() {
-            return Ok((chain, format!("the key chain of the ledger at {location}")));
+            return Ok(Some((
+                chain,
+                format!("the key chain of the ledger at {location}"),
+            )));
         }
     }
-    bail!(
-        "no key to trust: attestations can only be checked against a public key\nhint: pass --key PUBKEY (the output of `docket key show` where the runs were made; @FILE reads it from a file), commit the key to {KEYS_FILE} on the base branch, or point DOCKET_HOME at the ledger that signed the runs"
-    )
+    Ok(None)
 }
 
 fn outcome_counts(report: &GateReport) -> String {
@@ -195,11 +212,15 @@ fn print_text(
     args: &GateArgs,
     report: &GateReport,
     policy: &GatePolicy,
-    key_source: &str,
+    key_source: Option<&str>,
     failing: usize,
 ) {
+    let keys = key_source.map_or_else(
+        || "no trusted key".to_owned(),
+        |source| format!("keys from {source}"),
+    );
     out.line(format!(
-        "gate {}..{} ({} → {}), keys from {key_source}",
+        "gate {}..{} ({} → {}), {keys}",
         args.base,
         args.head,
         gate::short(&report.base),
@@ -233,8 +254,10 @@ fn print_text(
             "hint: make AI-written changes through `docket run`, so they are published with an attestation",
         );
     }
+    // With no key, the warning at the start already said how to add one.
     if report.count(GateOutcome::InvalidAttestation) > 0
         && policy.fails(GateOutcome::InvalidAttestation)
+        && let Some(key_source) = key_source
     {
         out.note(format!(
             "hint: fetch the attestations (git fetch origin refs/notes/docket:refs/notes/docket) and check the trusted key ({key_source}); a commit changed after its run needs a new run"
@@ -316,7 +339,7 @@ fn view<'a>(
     policy: &GatePolicy,
     policy_source: &str,
     trusted: &[Verifier],
-    key_source: &str,
+    key_source: Option<&str>,
 ) -> GateView<'a> {
     let failing = report.failing(policy).count();
     GateView {
@@ -334,7 +357,7 @@ fn view<'a>(
             fail_on: policy.fail_on().map(GateOutcome::as_str).collect(),
         },
         keys: KeysView {
-            source: key_source.to_owned(),
+            source: key_source.unwrap_or("none").to_owned(),
             trusted: trusted.iter().map(ToString::to_string).collect(),
         },
         commits: report
@@ -389,7 +412,7 @@ fn rule_text(outcome: GateOutcome) -> (&'static str, &'static str, &'static str,
         GateOutcome::InvalidAttestation => (
             "InvalidAttestation",
             "Commit claims a docket run but no trusted attestation covers it",
-            "The commit names a docket run (Docket-Run trailer) or carries an attestation note, but no attestation signed by a trusted key covers this commit: its tree and diff both differ from what the run attested (it was changed after the run), the note does not verify, or the attestations were not fetched.",
+            "The commit names a docket run (Docket-Run trailer) or carries an attestation note, but no attestation signed by a trusted key covers this commit: its tree and diff both differ from what the run attested (it was changed after the run), its tree is an attested tree committed on a parent the run did not start from (which undoes the changes made since), the note does not verify, the gate trusts no key, or the attestations were not fetched.",
             "Fetch the attestations (git fetch origin refs/notes/docket:refs/notes/docket), check that the gate trusts the ledger's key, and re-run the ticket through `docket run` if the change was edited after its run. See docs/gate.md.",
         ),
         GateOutcome::Plain | GateOutcome::Governed => (

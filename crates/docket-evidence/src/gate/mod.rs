@@ -5,10 +5,12 @@
 //! Outcomes:
 //! - `governed`: a trusted attestation covers the commit — its own note (signature,
 //!   run id, subject commit and actual diff all hold), or, for a commit rewritten by a
-//!   squash, rebase or cherry-pick, an attestation of a run its `Docket-Run` trailer
-//!   names whose tree equals the commit's tree or whose diff equals the commit's diff;
+//!   squash, rebase or cherry-pick, attestations of runs its `Docket-Run` trailers
+//!   name whose diffs make up the change the commit makes against its own parent (the
+//!   attested diff itself, or the runs' attested changes chained from the parent's
+//!   tree to the commit's tree); an attested tree on another parent is not enough;
 //! - `invalid-attestation`: the commit claims a run (`Docket-Run`) or carries a note,
-//!   and nothing trusted covers it;
+//!   and nothing trusted covers it (always so when no key is trusted);
 //! - `ungoverned-ai`: AI markers ([`docket_core::ai_markers`]) and no attestation;
 //! - `plain`: neither.
 //!
@@ -17,7 +19,8 @@
 //!   statement naming this exact change (commit, tree or diff) makes a commit governed.
 //! - Git is asked once per question for the whole range: one `git log` for the
 //!   commits, one batch read of every note, one `git diff-tree --stdin` for the diffs
-//!   that matter (attested commits and `Docket-Run` commits only). Signatures are
+//!   that matter (attested commits and `Docket-Run` commits only), and a second one
+//!   only for the links between the runs of squashes of several runs. Signatures are
 //!   checked in memory.
 
 mod attestations;

@@ -8,7 +8,7 @@ use docket_git::{Repo, TreePair};
 use docket_ledger::Verifier;
 
 use super::attestations::{covers_itself, open_all, peek_run_id};
-use super::classify::{Pending, judge_without_diff};
+use super::classify::{ChainDigests, Pending, judge_without_diff, judge_without_key};
 use super::commit::run_trailers;
 use super::error::GateError;
 use super::outcome::Judged;
@@ -34,6 +34,29 @@ pub async fn check(
         repo.notes().await?.into_iter().collect()
     };
     timings.notes = started.elapsed();
+
+    // No key to trust: nothing can be verified, so nothing is opened or diffed. The
+    // range is still judged, so a team can run the gate before it has keys; no
+    // commit that claims a run can pass (fail closed).
+    if trusted.is_empty() {
+        let judged = commits
+            .into_iter()
+            .map(|commit| {
+                let runs = run_trailers(&commit.message);
+                let has_note = notes.contains_key(&commit.id);
+                judge_without_key(commit, runs, has_note)
+            })
+            .collect();
+        return Ok(GateReport {
+            base: base.to_owned(),
+            head: head.to_owned(),
+            commits: judged,
+            notes: notes.len(),
+            verified: 0,
+            diffs: 0,
+            timings,
+        });
+    }
 
     // Every note on a commit of the range is checked: a note that exists must verify.
     let started = Instant::now();
@@ -99,16 +122,40 @@ pub async fn check(
             p.actual_diff = Some(digest);
         }
     }
+
+    // One more diff-tree call, only when a commit may be a squash of several runs: the
+    // diffs that link its parent's tree and the runs' attested trees. A failure (an
+    // attested commit that is not in this repository) leaves those commits unproven.
+    let mut seen: HashSet<(Option<String>, String)> = HashSet::new();
+    let links: Vec<TreePair> = pending
+        .iter()
+        .flat_map(Pending::chain_pairs)
+        .filter(|p| seen.insert((p.from.clone(), p.to.clone())))
+        .collect();
+    let chain: ChainDigests = if links.is_empty() {
+        Ok(HashMap::new())
+    } else {
+        repo.tree_diff_digests(&links)
+            .await
+            .map(|digests| {
+                links
+                    .iter()
+                    .map(|p| (p.from.clone(), p.to.clone()))
+                    .zip(digests)
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    };
     timings.diffs = started.elapsed();
 
-    let judged = pending.into_iter().map(Pending::finish).collect();
+    let judged = pending.into_iter().map(|p| p.finish(&chain)).collect();
     Ok(GateReport {
         base: base.to_owned(),
         head: head.to_owned(),
         commits: judged,
         notes: notes.len(),
         verified,
-        diffs: pairs.len(),
+        diffs: pairs.len() + links.len(),
         timings,
     })
 }
