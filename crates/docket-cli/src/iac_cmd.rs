@@ -221,7 +221,8 @@ pub fn scan(args: ScanArgs, out: &Output) -> anyhow::Result<Outcome> {
                 },
             })?;
         }
-        Format::Text => {
+        // main refuses csv for this command before it runs.
+        Format::Text | Format::Csv => {
             for f in &report.findings {
                 let status = match f.status {
                     Status::Violation => f.severity.as_str().to_uppercase(),

@@ -41,7 +41,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
 
-    /// Output format (sarif: only for `scan` and `gate`).
+    /// Output format (sarif: only for `scan` and `gate`; csv: only for `runs list`).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
 
@@ -59,6 +59,8 @@ pub enum Format {
     Json,
     // SARIF 2.1.0, only for `scan` and `gate` (code-scanning uploaders read it).
     Sarif,
+    // RFC 4180 CSV, only for `runs list` (one row per run, for a spreadsheet).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +205,11 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<Outcome> {
         anyhow::bail!(
             "--format sarif is only for `docket scan` and `docket gate`; use text or json here"
         );
+    }
+    if cli.format == Format::Csv
+        && !matches!(cli.command, Command::Runs(run_cmd::RunsCommand::List(_)))
+    {
+        anyhow::bail!("--format csv is only for `docket runs list`; use text or json here");
     }
     match cli.command {
         Command::Init(args) => run_cmd::init(args, &global, out).await,

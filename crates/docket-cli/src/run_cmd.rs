@@ -1,6 +1,7 @@
 //! `docket init`, `docket intake`, `docket run` and `docket runs`: the golden path
 //! from the command line.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,13 +11,13 @@ use docket_core::record::{RunRecord, RunStatus, kinds};
 use docket_engine::governance;
 use docket_engine::run::{Engine, RunOptions, evaluate, list_tickets, load_governed};
 use docket_ledger::{EntryFilter, NewEntry};
-use docket_policy::Point;
+use docket_policy::{Identity, Point};
 use serde_json::json;
 
 use crate::context::GlobalArgs;
 use crate::log_cmd::EntryView;
-use crate::output::Output;
-use crate::{Outcome, timearg};
+use crate::output::{Output, untrusted};
+use crate::{Format, Outcome, timearg};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -68,7 +69,10 @@ pub struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// List runs, oldest first.
-    List(RunsListArgs),
+    ///
+    /// Lists the runs every given filter matches. `--format csv` writes a header and
+    /// one row per run, with its requester, initiator, approvers, agent and model.
+    List(Box<RunsListArgs>),
     /// Show one run's record and its stage entries.
     Show {
         /// Run id (a unique prefix is enough).
@@ -78,19 +82,111 @@ pub enum RunsCommand {
 
 #[derive(Debug, Args)]
 pub struct RunsListArgs {
-    #[arg(long)]
+    /// Runs of this ticket (its id).
+    #[arg(long, value_name = "ID")]
     ticket: Option<String>,
-    #[arg(long)]
+    /// Runs whose ticket names this requester (any case).
+    #[arg(long, value_name = "USER")]
+    requester: Option<String>,
+    /// Runs this user started (`docket run --as`; any case).
+    #[arg(long, value_name = "USER")]
     initiator: Option<String>,
-    #[arg(long)]
+    /// Runs a recorded approval names this approver (`docket approve --as`, or the
+    /// person's id; any case).
+    #[arg(long, value_name = "USER")]
+    approver: Option<String>,
+    /// Runs of this agent kind (exec, claude-code, codex, api, fixer).
+    #[arg(long, value_name = "KIND")]
     agent: Option<String>,
-    /// published, blocked, failed or cancelled.
-    #[arg(long)]
+    /// Runs whose agent asked for this model.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// Runs in this repository: its alias, or its path.
+    #[arg(long, value_name = "ALIAS|PATH")]
+    repo: Option<String>,
+    /// Runs that ended with this outcome.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STATUSES.map(|s| s.as_str())))]
     outcome: Option<String>,
+    /// Runs started at or after TIME: RFC 3339, a date (UTC midnight) or an age (7d).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
+    /// Runs started before TIME: RFC 3339, a date (UTC midnight) or an age (7d).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
+}
+
+/// Every way a run can end, in the order `--outcome` lists them.
+const STATUSES: [RunStatus; 6] = [
+    RunStatus::Published,
+    RunStatus::AwaitingApproval,
+    RunStatus::Blocked,
+    RunStatus::Failed,
+    RunStatus::Cancelled,
+    RunStatus::Discarded,
+];
+
+/// The `runs list` filters, resolved: times parsed, a repository path made absolute.
+struct RunFilter {
+    args: RunsListArgs,
+    since: Option<jiff::Timestamp>,
+    until: Option<jiff::Timestamp>,
+    repo_path: Option<PathBuf>,
+}
+
+/// People are matched whatever the case of their names (emails, user names).
+fn same_person(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
+impl RunFilter {
+    fn new(args: RunsListArgs) -> anyhow::Result<RunFilter> {
+        Ok(RunFilter {
+            since: args.since.as_deref().map(timearg::parse_time).transpose()?,
+            until: args.until.as_deref().map(timearg::parse_time).transpose()?,
+            repo_path: args
+                .repo
+                .as_deref()
+                .and_then(|r| std::fs::canonicalize(r).ok()),
+            args,
+        })
+    }
+
+    fn matches(&self, r: &RunRecord, approvers: &[Identity]) -> bool {
+        let a = &self.args;
+        let started: Option<jiff::Timestamp> = r.started_at.parse().ok();
+        a.ticket.as_ref().is_none_or(|t| &r.ticket.id == t)
+            && a.requester.as_ref().is_none_or(|q| {
+                r.ticket
+                    .requester
+                    .as_deref()
+                    .is_some_and(|x| same_person(x, q))
+            })
+            && a.initiator
+                .as_ref()
+                .is_none_or(|i| same_person(&r.initiator, i))
+            && a.approver.as_ref().is_none_or(|p| {
+                approvers
+                    .iter()
+                    .any(|x| same_person(&x.name, p) || same_person(&x.id, p))
+            })
+            && a.agent.as_ref().is_none_or(|k| &r.agent.kind == k)
+            && a.model
+                .as_ref()
+                .is_none_or(|m| r.agent.model.as_ref() == Some(m))
+            && a.repo.as_ref().is_none_or(|repo| {
+                &r.repository.alias == repo
+                    || Path::new(&r.repository.root) == Path::new(repo)
+                    || self
+                        .repo_path
+                        .as_deref()
+                        .is_some_and(|p| Path::new(&r.repository.root) == p)
+            })
+            && a.outcome
+                .as_ref()
+                .is_none_or(|o| r.outcome.status.as_str() == o)
+            && self.since.is_none_or(|s| started.is_some_and(|t| t >= s))
+            && self.until.is_none_or(|u| started.is_some_and(|t| t < u))
+    }
 }
 
 fn current_branch(repo: &Path) -> Option<String> {
@@ -253,7 +349,7 @@ pub async fn intake(
             } else {
                 "skipped "
             };
-            let id = r["ticket"].as_str().unwrap_or("(invalid)");
+            let id = untrusted(r["ticket"].as_str().unwrap_or("(invalid)"));
             let reasons: Vec<&str> = r["reasons"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
@@ -261,11 +357,11 @@ pub async fn intake(
             let why = if reasons.is_empty() {
                 String::new()
             } else {
-                format!("  — {}", reasons.join("; "))
+                format!("  — {}", untrusted(&reasons.join("; ")))
             };
             out.line(format!(
                 "{status}  {id:<28} {}{why}",
-                r["path"].as_str().unwrap_or("")
+                untrusted(r["path"].as_str().unwrap_or(""))
             ));
         }
     }
@@ -342,19 +438,21 @@ pub(crate) fn print_record(r: &RunRecord, out: &Output) {
     out.line(format!("run        {}", r.run_id));
     out.line(format!(
         "ticket     {} — {} ({})",
-        r.ticket.id, r.ticket.title, r.ticket.digest
+        untrusted(&r.ticket.id),
+        untrusted(&r.ticket.title),
+        r.ticket.digest
     ));
-    out.line(format!("initiator  {}", r.initiator));
+    out.line(format!("initiator  {}", untrusted(&r.initiator)));
     out.line(format!(
         "agent      {} {}",
-        r.agent.kind,
-        r.agent.command.join(" ")
+        untrusted(&r.agent.kind),
+        untrusted(&r.agent.command.join(" "))
     ));
     if let Some(base) = &r.base_commit {
         out.line(format!(
             "base       {} ({})",
-            r.repository.base_ref,
-            &base[..base.len().min(12)]
+            untrusted(&r.repository.base_ref),
+            untrusted(base.get(..12).unwrap_or(base))
         ));
     }
     for a in &r.attempts {
@@ -365,7 +463,9 @@ pub(crate) fn print_record(r: &RunRecord, out: &Output) {
         };
         out.line(format!(
             "agent run  {} #{}: {exit} in {} ms",
-            a.purpose, a.attempt, a.duration_ms
+            untrusted(&a.purpose),
+            a.attempt,
+            a.duration_ms
         ));
     }
     if let Some(d) = &r.diff {
@@ -374,13 +474,19 @@ pub(crate) fn print_record(r: &RunRecord, out: &Output) {
             d.files_changed, d.lines_added, d.lines_removed, d.digest
         ));
         for f in &d.files {
-            out.line(format!("             {:<9} {}", f.status, f.path));
+            out.line(format!(
+                "             {:<9} {}",
+                untrusted(&f.status),
+                untrusted(&f.path)
+            ));
         }
     }
     for rule in &r.rules {
         out.line(format!(
             "rule       {:<16} {:<4} {}",
-            rule.rule, rule.outcome, rule.detail
+            untrusted(&rule.rule),
+            untrusted(&rule.outcome),
+            untrusted(&rule.detail)
         ));
     }
     for v in &r.validation {
@@ -394,45 +500,50 @@ pub(crate) fn print_record(r: &RunRecord, out: &Output) {
         out.line(format!(
             "validate   #{} {} `{}`: {exit} in {} ms",
             v.attempt,
-            v.phase,
-            v.argv.join(" "),
+            untrusted(&v.phase),
+            untrusted(&v.argv.join(" ")),
             v.duration_ms
         ));
     }
     for c in &r.checks {
         out.line(format!(
             "check      {} ({}): {} — {}",
-            c.check, c.mode, c.outcome, c.detail
+            untrusted(&c.check),
+            untrusted(&c.mode),
+            untrusted(&c.outcome),
+            untrusted(&c.detail)
         ));
     }
     for d in &r.decisions {
         out.line(format!(
             "policy     {:<8} {:<17} bundle {}",
-            d.point, d.verdict, d.bundle_digest
+            untrusted(&d.point),
+            untrusted(&d.verdict),
+            untrusted(&d.bundle_digest)
         ));
         for m in &d.messages {
-            out.line(format!("             {m}"));
+            out.line(format!("             {}", untrusted(m)));
         }
     }
     out.line(format!("outcome    {}", r.outcome.status.as_str()));
     for reason in &r.outcome.reasons {
-        out.line(format!("  reason   {reason}"));
+        out.line(format!("  reason   {}", untrusted(reason)));
     }
     if let Some(o) = &r.output {
         out.line(format!(
             "branch     {} ({})",
-            o.branch,
-            &o.commit[..o.commit.len().min(12)]
+            untrusted(&o.branch),
+            untrusted(o.commit.get(..12).unwrap_or(&o.commit))
         ));
         if let Some(remote) = &o.pushed_to {
-            out.line(format!("pushed to  {remote}"));
+            out.line(format!("pushed to  {}", untrusted(remote)));
         }
     }
     if let Some(held) = &r.held {
         out.line(format!(
             "held       {} ({})",
-            held.reference,
-            &held.commit[..held.commit.len().min(12)]
+            untrusted(&held.reference),
+            untrusted(held.commit.get(..12).unwrap_or(&held.commit))
         ));
         let next = if r.outcome.status == RunStatus::AwaitingApproval {
             format!("docket approve {} --as APPROVER", r.run_id)
@@ -479,42 +590,92 @@ async fn load_records(
     Ok((ledger, records))
 }
 
+/// The approvers each run's `run.approval` entries name, by run id (`docket approve`
+/// records one only when the `approve` decision allowed it).
+async fn approvers(
+    ledger: &docket_ledger::Ledger,
+) -> anyhow::Result<HashMap<String, Vec<Identity>>> {
+    let filter = EntryFilter {
+        kind: Some(kinds::APPROVAL.into()),
+        ..EntryFilter::default()
+    };
+    let mut by_run: HashMap<String, Vec<Identity>> = HashMap::new();
+    for stored in ledger.list(&filter).await? {
+        let entry = stored.decode()?;
+        // As `docket publish` counts them: an entry that is no approval counts for none.
+        if let Ok(grant) = serde_json::from_value::<governance::Grant>(entry.payload) {
+            by_run.entry(grant.run_id).or_default().push(grant.approver);
+        }
+    }
+    Ok(by_run)
+}
+
 pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow::Result<Outcome> {
     let (ledger, records) = load_records(global).await?;
     match cmd {
         RunsCommand::List(args) => {
-            let since = args.since.as_deref().map(timearg::parse_time).transpose()?;
-            let until = args.until.as_deref().map(timearg::parse_time).transpose()?;
+            let filter = RunFilter::new(*args)?;
+            let csv = out.format == Format::Csv;
+            let approvers = if csv || filter.args.approver.is_some() {
+                approvers(&ledger).await?
+            } else {
+                HashMap::new()
+            };
+            let approvers_of = |r: &RunRecord| -> &[Identity] {
+                approvers.get(&r.run_id).map(Vec::as_slice).unwrap_or(&[])
+            };
             let selected: Vec<&RunRecord> = records
                 .iter()
-                .filter(|r| args.ticket.as_ref().is_none_or(|t| &r.ticket.id == t))
-                .filter(|r| args.initiator.as_ref().is_none_or(|i| &r.initiator == i))
-                .filter(|r| args.agent.as_ref().is_none_or(|a| &r.agent.kind == a))
-                .filter(|r| {
-                    args.outcome
-                        .as_ref()
-                        .is_none_or(|o| r.outcome.status.as_str() == o)
-                })
-                .filter(|r| {
-                    let started: Option<jiff::Timestamp> = r.started_at.parse().ok();
-                    since.is_none_or(|s| started.is_some_and(|t| t >= s))
-                        && until.is_none_or(|u| started.is_some_and(|t| t < u))
-                })
+                .filter(|r| filter.matches(r, approvers_of(r)))
                 .collect();
             if out.json() {
                 out.json_value(&selected)?;
+            } else if csv {
+                out.csv_row(&[
+                    "run",
+                    "started",
+                    "outcome",
+                    "ticket",
+                    "requester",
+                    "initiator",
+                    "approvers",
+                    "agent",
+                    "model",
+                    "branch",
+                ]);
+                for r in selected {
+                    let mut names: Vec<&str> = Vec::new();
+                    for a in approvers_of(r) {
+                        if !names.contains(&a.name.as_str()) {
+                            names.push(&a.name);
+                        }
+                    }
+                    out.csv_row(&[
+                        r.run_id.as_str(),
+                        &r.started_at,
+                        r.outcome.status.as_str(),
+                        &r.ticket.id,
+                        r.ticket.requester.as_deref().unwrap_or(""),
+                        &r.initiator,
+                        &names.join("; "),
+                        &r.agent.kind,
+                        r.agent.model.as_deref().unwrap_or(""),
+                        r.output.as_ref().map(|o| o.branch.as_str()).unwrap_or(""),
+                    ]);
+                }
             } else if selected.is_empty() {
                 out.note("no runs match");
             } else {
                 for r in selected {
                     let branch = r.output.as_ref().map(|o| o.branch.as_str()).unwrap_or("");
                     out.line(format!(
-                        "{}  {}  {:<10} {:<24} {:<24} {branch}",
+                        "{}  {}  {:<10} {:<24} {:<24} {}",
                         r.run_id,
                         r.started_at,
                         r.outcome.status.as_str(),
-                        r.ticket.id,
-                        r.initiator
+                        untrusted(&r.ticket.id),
+                        untrusted(&r.initiator),
+                        untrusted(branch),
                     ));
                 }
             }
@@ -549,7 +710,7 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
                         replayed += 1;
                         format!(
                             "  {} replayed from exchange {} (no provider call)",
-                            s.payload["model"].as_str().unwrap_or("?"),
+                            untrusted(s.payload["model"].as_str().unwrap_or("?")),
                             s.payload["replay_of"],
                         )
                     } else if s.kind == "model.exchange" {
@@ -564,7 +725,7 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
                         );
                         format!(
                             "  {} {} {} in / {} out tokens, ${cost:.4}",
-                            p["model"].as_str().unwrap_or("?"),
+                            untrusted(p["model"].as_str().unwrap_or("?")),
                             p["status"],
                             tokens("input_tokens"),
                             tokens("output_tokens"),
@@ -574,7 +735,9 @@ pub async fn runs(cmd: RunsCommand, global: &GlobalArgs, out: &Output) -> anyhow
                     };
                     out.line(format!(
                         "  entry {:>6}  {}  {}{detail}",
-                        s.index, s.time, s.kind
+                        s.index,
+                        untrusted(&s.time),
+                        untrusted(&s.kind)
                     ));
                 }
                 if totals.0 > 0 {

@@ -15,5 +15,6 @@ mod iac;
 mod ledger_attacks;
 mod model_agents;
 mod package;
+mod runs_list;
 mod snapshots_cli;
 mod tamper;
