@@ -2,12 +2,14 @@
 //! safety, symlinks that leave the repository, size limits, and secrets in added
 //! lines. Every violation is reported; any violation blocks the run.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use docket_core::config::RulesConfig;
 use docket_core::paths::{PathRules, PathVerdict, normalize_repo_path};
 use docket_core::secrets::SecretScanner;
 
 use docket_core::record::RuleResult;
-use docket_git::{Diff, FileChange};
+use docket_git::{Diff, FileChange, TreeFile};
 
 fn result(rule: &str, failures: Vec<String>, pass_detail: String) -> RuleResult {
     if failures.is_empty() {
@@ -29,24 +31,154 @@ fn touched_paths(file: &FileChange) -> impl Iterator<Item = &str> {
     std::iter::once(file.path.as_str()).chain(file.old_path.as_deref())
 }
 
-/// Whether a symlink at `link` (repository-relative) pointing at `target` resolves
-/// inside the repository, judged lexically.
-fn symlink_stays_inside(link: &str, target: &str) -> bool {
+/// What the rules read from the judged tree besides the diff: every symlink in it
+/// (path to target, as git stores it) and the content of the added or changed binary
+/// files, which contribute no lines to the patch.
+#[derive(Debug, Clone, Default)]
+pub struct TreeContent {
+    pub symlinks: BTreeMap<String, String>,
+    pub binaries: Vec<(String, TreeFile)>,
+}
+
+/// Most links followed while resolving one link, as Linux allows.
+const MAX_LINK_HOPS: usize = 40;
+
+/// Where a symlink ends up when resolved inside the tree.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolution<'a> {
+    Inside,
+    /// Outside the repository root, after following these other links.
+    Leaves {
+        through: Vec<&'a str>,
+    },
+    /// A loop, or more than [`MAX_LINK_HOPS`] links.
+    Unresolved,
+}
+
+/// Resolves the link at `link` pointing at `target` the way the filesystem would, but
+/// against the tree's own `links` only: each component that names another link is
+/// replaced by that link's target, so `..` after a link climbs from where the link
+/// points, not from where its text is. Nothing outside the tree is ever read.
+fn resolve_link<'a>(
+    link: &'a str,
+    target: &'a str,
+    links: &'a BTreeMap<String, String>,
+) -> Resolution<'a> {
+    let mut through = Vec::new();
     if target.starts_with('/') {
-        return false;
+        return Resolution::Leaves { through };
     }
-    let dir = link.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    let joined = if dir.is_empty() {
-        target.to_owned()
-    } else {
-        format!("{dir}/{target}")
-    };
-    normalize_repo_path(&joined).is_ok()
+    let mut dir: Vec<&str> = link.split('/').collect();
+    dir.pop();
+    let mut pending: Vec<&str> = target.split('/').rev().collect();
+    while let Some(component) = pending.pop() {
+        match component {
+            "" | "." => {}
+            ".." => {
+                if dir.pop().is_none() {
+                    return Resolution::Leaves { through };
+                }
+            }
+            name => {
+                dir.push(name);
+                if let Some((other, next)) = links.get_key_value(dir.join("/").as_str()) {
+                    if through.len() == MAX_LINK_HOPS {
+                        return Resolution::Unresolved;
+                    }
+                    dir.pop();
+                    through.push(other.as_str());
+                    if next.starts_with('/') {
+                        return Resolution::Leaves { through };
+                    }
+                    pending.extend(next.split('/').rev());
+                }
+            }
+        }
+    }
+    Resolution::Inside
+}
+
+/// Every link the change made or changed, and every other link in the tree that
+/// resolves through one of them, that leaves the repository or does not resolve.
+fn escaping_symlinks(diff: &Diff, links: &BTreeMap<String, String>) -> Vec<String> {
+    let changed: BTreeSet<&str> = diff
+        .files
+        .iter()
+        .filter(|f| f.is_symlink && f.new_mode.is_some())
+        .map(|f| f.path.as_str())
+        .collect();
+    // A link the tree listing lacks (it should not) is still judged by its own text.
+    let mut all = links.clone();
+    for file in diff
+        .files
+        .iter()
+        .filter(|f| changed.contains(f.path.as_str()))
+    {
+        if let Some(target) = &file.symlink_target {
+            all.entry(file.path.clone())
+                .or_insert_with(|| target.clone());
+        }
+    }
+    let mut failures = Vec::new();
+    for (link, target) in &all {
+        let resolution = resolve_link(link, target, &all);
+        let judged = changed.contains(link.as_str())
+            || match &resolution {
+                Resolution::Leaves { through } => through.iter().any(|l| changed.contains(l)),
+                Resolution::Inside | Resolution::Unresolved => false,
+            };
+        if !judged {
+            continue;
+        }
+        match resolution {
+            Resolution::Inside => {}
+            Resolution::Leaves { through } if through.is_empty() => {
+                failures.push(format!("{link} -> {target} leaves the repository"))
+            }
+            Resolution::Leaves { through } => failures.push(format!(
+                "{link} -> {target} leaves the repository (through {})",
+                through
+                    .iter()
+                    .map(|l| format!("{l} -> {}", all.get(*l).map_or("", String::as_str)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Resolution::Unresolved => failures.push(format!(
+                "{link} -> {target} does not resolve: a loop or more than {MAX_LINK_HOPS} links"
+            )),
+        }
+    }
+    failures
+}
+
+/// Scans the bytes of binary files (decoded lossily) with the same scanner as added
+/// lines. A file too large to read fails: what was not scanned is not published.
+fn secrets_in_binaries(binaries: &[(String, TreeFile)], max_scan_bytes: u64) -> Vec<String> {
+    let scanner = SecretScanner::builtin();
+    let mut found = Vec::new();
+    for (path, file) in binaries {
+        match file {
+            TreeFile::Bytes(bytes) => {
+                for finding in scanner.scan(&String::from_utf8_lossy(bytes)) {
+                    found.push(format!(
+                        "{} in {path} (binary, fingerprint {})",
+                        finding.rule_id,
+                        &finding.fingerprint[..finding.fingerprint.len().min(12)]
+                    ));
+                }
+            }
+            TreeFile::TooLarge { size } => found.push(format!(
+                "{path} is {size} bytes, more than max_scan_bytes ({max_scan_bytes}), so it could not be scanned"
+            )),
+        }
+    }
+    found
 }
 
 /// Evaluates every rule; the caller blocks the run when any result is `fail`.
 pub fn evaluate(
     diff: &Diff,
+    tree: &TreeContent,
     config: &RulesConfig,
 ) -> Result<Vec<RuleResult>, docket_core::paths::PathRuleError> {
     let forbidden_globs: Vec<String> = config
@@ -58,7 +190,6 @@ pub fn evaluate(
     let mut forbidden = Vec::new();
     let mut not_allowed = Vec::new();
     let mut unsafe_paths = Vec::new();
-    let mut symlinks = Vec::new();
     for file in &diff.files {
         for path in touched_paths(file) {
             if let Err(e) = normalize_repo_path(path) {
@@ -73,12 +204,6 @@ pub fn evaluate(
                 PathVerdict::NotAllowed => not_allowed.push(path.to_owned()),
                 PathVerdict::Unsafe(e) => unsafe_paths.push(e.to_string()),
             }
-        }
-        if file.is_symlink
-            && let Some(target) = &file.symlink_target
-            && !symlink_stays_inside(&file.path, target)
-        {
-            symlinks.push(format!("{} -> {target} leaves the repository", file.path));
         }
     }
     let files = diff.files.len() as u64;
@@ -108,7 +233,7 @@ pub fn evaluate(
         ),
         result(
             "symlinks",
-            symlinks,
+            escaping_symlinks(diff, &tree.symlinks),
             "no symlink leaves the repository".into(),
         ),
         result(
@@ -133,8 +258,11 @@ pub fn evaluate(
     if config.secrets {
         results.push(result(
             "secrets",
-            secrets_in_added_lines(&diff.patch),
-            "no secret in added lines".into(),
+            secrets_in_added_lines(&diff.patch)
+                .into_iter()
+                .chain(secrets_in_binaries(&tree.binaries, config.max_scan_bytes))
+                .collect(),
+            "no secret in added lines or binary files".into(),
         ));
     }
     Ok(results)
@@ -183,12 +311,66 @@ pub fn secrets_in_added_lines(patch: &[u8]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn resolve(link: &str, links: &[(&str, &str)]) -> String {
+        let links: BTreeMap<String, String> = links
+            .iter()
+            .map(|(l, t)| ((*l).to_owned(), (*t).to_owned()))
+            .collect();
+        let target = links.get(link).map_or("", String::as_str);
+        format!("{:?}", resolve_link(link, target, &links))
+    }
+
     #[test]
-    fn symlinks_are_judged_lexically() {
-        assert!(symlink_stays_inside("a/link", "../b/file"));
-        assert!(symlink_stays_inside("link", "docs/x"));
-        assert!(!symlink_stays_inside("a/link", "../../etc/passwd"));
-        assert!(!symlink_stays_inside("link", "/etc/passwd"));
+    fn symlinks_are_resolved_through_the_tree() {
+        assert_eq!(resolve("a/link", &[("a/link", "../b/file")]), "Inside");
+        assert_eq!(resolve("link", &[("link", "docs/x")]), "Inside");
+        assert_eq!(
+            resolve("root", &[("x/root", ".."), ("root", "x/root")]),
+            "Inside"
+        );
+        let out = "Leaves { through: [] }";
+        assert_eq!(resolve("a/link", &[("a/link", "../../etc/passwd")]), out);
+        assert_eq!(resolve("link", &[("link", "/etc/passwd")]), out);
+        // `..` after a link climbs from where the link points.
+        assert_eq!(
+            resolve("top", &[("x/y/d", ".."), ("top", "x/y/d/../../etc")]),
+            "Leaves { through: [\"x/y/d\"] }"
+        );
+        assert_eq!(
+            resolve("a", &[("a", "b/c"), ("b", "/tmp")]),
+            "Leaves { through: [\"b\"] }"
+        );
+        assert_eq!(
+            resolve(
+                "r",
+                &[("docs", "sub/deeper"), ("r", "docs/../../README.md")]
+            ),
+            "Inside"
+        );
+        assert_eq!(resolve("a", &[("a", "b"), ("b", "a")]), "Unresolved");
+        assert_eq!(resolve("a", &[("a", "a/x")]), "Unresolved");
+    }
+
+    #[test]
+    fn binaries_too_large_to_scan_fail() {
+        let key = format!("AKIA{}", "QWERTYUIOPASDFGH");
+        let mut bytes = format!("id={key}\n").into_bytes();
+        bytes.push(0);
+        let found = secrets_in_binaries(
+            &[
+                ("k.bin".into(), TreeFile::Bytes(bytes)),
+                ("big.bin".into(), TreeFile::TooLarge { size: 9 }),
+                ("clean.bin".into(), TreeFile::Bytes(vec![0, 1, 2])),
+            ],
+            8,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("aws-access-token in k.bin (binary, fingerprint "));
+        assert!(!found[0].contains(&key));
+        assert_eq!(
+            found[1],
+            "big.bin is 9 bytes, more than max_scan_bytes (8), so it could not be scanned"
+        );
     }
 
     #[test]

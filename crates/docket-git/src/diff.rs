@@ -4,7 +4,7 @@
 //! commit's digest ([`Repo::commit_diff_digest`]) and the gate's
 //! ([`Repo::tree_diff_digests`]) print the patch with the same options.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +82,16 @@ pub struct FileChange {
     pub is_symlink: bool,
     /// Target of that symlink, as stored by git.
     pub symlink_target: Option<String>,
+}
+
+/// A file read from a tree by [`Worktree::tree_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeFile {
+    Bytes(Vec<u8>),
+    /// Larger than the limit it was read with; not read.
+    TooLarge {
+        size: u64,
+    },
 }
 
 /// Everything an agent changed in a worktree, relative to the worktree's base commit.
@@ -222,6 +232,61 @@ impl Worktree {
             .arg("diff-tree")
             .args(DIFF_OPTIONS)
             .args([self.base.as_str(), tree])
+    }
+
+    /// Every symlink in `tree` (as [`Diff::tree`] names it), by repository-relative
+    /// path, with its target as stored by git; the links' own content, never the
+    /// filesystem they point into.
+    pub async fn tree_symlinks(&self, tree: &str) -> Result<BTreeMap<String, String>, GitError> {
+        let call = GitCall::new(&self.path).args(["ls-tree", "-r", "-z", "--full-tree", tree]);
+        let args = call.display_args();
+        let listing = call.run().await?;
+        let mut links = BTreeMap::new();
+        for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            // <mode> SP <type> SP <oid> TAB <path>
+            let record = String::from_utf8_lossy(record);
+            let parsed = record.split_once('\t').and_then(|(meta, path)| {
+                let mut meta = meta.split(' ');
+                Some((meta.next()?, meta.nth(1)?, path))
+            });
+            let Some((mode, oid, path)) = parsed else {
+                return Err(GitError::UnexpectedOutput {
+                    args,
+                    dir: self.path.clone(),
+                    detail: format!("unexpected ls-tree record `{record}`"),
+                });
+            };
+            if mode == MODE_SYMLINK {
+                links.insert(path.to_owned(), self.blob_text(oid).await?);
+            }
+        }
+        Ok(links)
+    }
+
+    /// The bytes of the file at `path` in `tree`, unless it is larger than `max`
+    /// bytes: then only its size, and nothing more is read.
+    pub async fn tree_file(&self, tree: &str, path: &str, max: u64) -> Result<TreeFile, GitError> {
+        let object = format!("{tree}:{path}");
+        let call = GitCall::new(&self.path).args(["cat-file", "-s", &object]);
+        let args = call.display_args();
+        let size = call.run().await?;
+        let size = String::from_utf8_lossy(&size);
+        let size: u64 = size
+            .trim()
+            .parse()
+            .map_err(|_| GitError::UnexpectedOutput {
+                args,
+                dir: self.path.clone(),
+                detail: format!("expected a size, got `{}`", size.trim()),
+            })?;
+        if size > max {
+            return Ok(TreeFile::TooLarge { size });
+        }
+        let bytes = GitCall::new(&self.path)
+            .args(["cat-file", "blob", &object])
+            .run()
+            .await?;
+        Ok(TreeFile::Bytes(bytes))
     }
 
     async fn blob_text(&self, oid: &str) -> Result<String, GitError> {

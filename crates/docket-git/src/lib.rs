@@ -47,7 +47,7 @@ mod test_support;
 
 pub use checkout::Worktree;
 pub use command::redact_credentials;
-pub use diff::{ChangeStatus, Diff, FileChange};
+pub use diff::{ChangeStatus, Diff, FileChange, TreeFile};
 pub use notes::NOTES_REF;
 pub use range::{RangeCommit, TreePair};
 pub use repo::Repo;

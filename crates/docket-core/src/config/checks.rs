@@ -27,7 +27,13 @@ pub struct RulesConfig {
     pub max_files: u32,
     pub max_lines: u32,
     pub secrets: bool,
+    /// The largest binary file the secrets rule reads; a larger one fails the rule,
+    /// since a file that was not scanned may hold a secret.
+    pub max_scan_bytes: u64,
 }
+
+/// Default [`RulesConfig::max_scan_bytes`]: 8 MiB.
+pub const DEFAULT_MAX_SCAN_BYTES: u64 = 8 * 1024 * 1024;
 
 impl Default for RulesConfig {
     fn default() -> Self {
@@ -37,6 +43,7 @@ impl Default for RulesConfig {
             max_files: 50,
             max_lines: 2000,
             secrets: true,
+            max_scan_bytes: DEFAULT_MAX_SCAN_BYTES,
         }
     }
 }

@@ -29,7 +29,8 @@ use serde::Deserialize;
 
 pub use agent::{AgentConfig, AgentKind, MAX_TURNS_LIMIT, Planner};
 pub use checks::{
-    ChecksConfig, DEFAULT_FORBIDDEN, MAX_REPAIR_ATTEMPTS, Mode, RulesConfig, ValidationConfig,
+    ChecksConfig, DEFAULT_FORBIDDEN, DEFAULT_MAX_SCAN_BYTES, MAX_REPAIR_ATTEMPTS, Mode,
+    RulesConfig, ValidationConfig,
 };
 pub use error::ConfigError;
 pub use gateway::{GatewaySettings, ProviderSetting, RedactionSetting, UpstreamSettings};
@@ -112,6 +113,7 @@ mod tests {
                     max_files: 50,
                     max_lines: 2000,
                     secrets: true,
+                    max_scan_bytes: 8 * 1024 * 1024,
                 },
                 validation: ValidationConfig {
                     mode: Mode::Off,
@@ -173,6 +175,7 @@ forbidden_paths = ["**/*.pem"]
 max_files = 3
 max_lines = 40
 secrets = false
+max_scan_bytes = 1024
 
 [validation]
 mode = "required"
@@ -218,6 +221,7 @@ author_email = "bot@example.com"
                     max_files: 3,
                     max_lines: 40,
                     secrets: false,
+                    max_scan_bytes: 1024,
                 },
                 validation: ValidationConfig {
                     mode: Mode::Required,

@@ -83,7 +83,7 @@ mod tests {
                 line: 6,
                 column: 1,
                 key: Some("rules.forbiden_paths".into()),
-                message: "unknown field `forbiden_paths`, expected one of `allowed_paths`, `forbidden_paths`, `max_files`, `max_lines`, `secrets`".into(),
+                message: "unknown field `forbiden_paths`, expected one of `allowed_paths`, `forbidden_paths`, `max_files`, `max_lines`, `secrets`, `max_scan_bytes`".into(),
             }
         );
         assert_eq!(

@@ -69,8 +69,12 @@ forbidden_paths = []
 max_files = 50
 # The most changed lines one change may contain.
 max_lines = 2000
-# Whether to reject changes that add something that looks like a secret.
+# Whether to reject changes that add something that looks like a secret, in added
+# lines and in the bytes of added or changed binary files.
 secrets = true
+# The largest binary file (in bytes) the secrets check reads. A larger binary file
+# fails the check: a file that was not scanned is not published.
+max_scan_bytes = 8388608
 
 [validation]
 # "off": not run; "advisory": run and recorded, failures do not block;

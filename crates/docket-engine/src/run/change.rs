@@ -51,7 +51,7 @@ pub(crate) async fn judge(
         };
         return Ok(Flow::Closed);
     }
-    judge_rules(rec, run, &change.diff, rules).await?;
+    judge_rules(rec, run, wt, &change.diff, rules).await?;
     Ok(Flow::Next(change))
 }
 
@@ -102,14 +102,40 @@ async fn collect(
 async fn judge_rules(
     rec: &mut Recorder,
     run: &mut RunRecord,
+    wt: &Worktree,
     diff: &Diff,
     config: &docket_core::config::RulesConfig,
 ) -> Result<(), EngineError> {
-    let results = rules::evaluate(diff, config)?;
+    let tree = tree_content(wt, diff, config).await?;
+    let results = rules::evaluate(diff, &tree, config)?;
     rec.stage(kinds::RULES, json!({"rules": results}), vec![])
         .await?;
     run.rules = results;
     Ok(())
+}
+
+/// Reads what the rules judge beyond the diff from the tree the diff was made to (the
+/// content that would be committed): every symlink, and the bytes of each added or
+/// changed binary file when secrets are scanned.
+async fn tree_content(
+    wt: &Worktree,
+    diff: &Diff,
+    config: &docket_core::config::RulesConfig,
+) -> Result<rules::TreeContent, EngineError> {
+    let symlinks = wt.tree_symlinks(&diff.tree).await?;
+    let mut binaries = Vec::new();
+    if config.secrets {
+        let regular = |mode: &str| mode.starts_with("100");
+        for file in &diff.files {
+            if file.binary && file.new_mode.as_deref().is_some_and(regular) {
+                let content = wt
+                    .tree_file(&diff.tree, &file.path, config.max_scan_bytes)
+                    .await?;
+                binaries.push((file.path.clone(), content));
+            }
+        }
+    }
+    Ok(rules::TreeContent { symlinks, binaries })
 }
 
 /// The repository rules the change failed, as reasons: a run stopped by validation

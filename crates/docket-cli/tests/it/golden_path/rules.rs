@@ -181,3 +181,123 @@ fn an_escaping_symlink_blocks_the_run() {
     assert_eq!(rule(&record, "symlinks")["outcome"], "pass");
     assert_eq!(g.docket_branches().len(), 1);
 }
+
+/// Replaces the governed repository's agent with `script` (committed, so the run's
+/// checkout has it).
+fn use_agent(g: &Governed, script: &str) {
+    write_executable(&g.repo.join(".docket/agent.sh"), script);
+    g.git(&["add", "-A"]);
+    g.git(&["commit", "-q", "-m", "another agent"]);
+}
+
+/// Links that each look harmless alone but resolve outside through another link.
+const CHAIN_AGENT: &str = r#"#!/bin/sh
+set -eu
+case "$(sed -n 's/^mode: *//p' "$DOCKET_TICKET_FILE")" in
+  chain) mkdir -p x/y; ln -s .. x/y/d; ln -s x/y/d/../../etc/passwd top ;;
+  through-base) ln -s y/z/up/../../outside top ;;
+  loop) ln -s b a; ln -s a b ;;
+  inner) mkdir -p sub/deeper; touch sub/deeper/keep; ln -s sub/deeper docs; ln -s docs/../../README.md readme ;;
+esac
+"#;
+
+#[test]
+fn a_symlink_chain_that_leaves_the_repository_blocks_the_run() {
+    let g = Governed::new(
+        &[],
+        &[
+            ("chain", "mode: chain\n"),
+            ("through-base", "mode: through-base\n"),
+            ("loop", "mode: loop\n"),
+            ("inner", "mode: inner\n"),
+        ],
+    );
+    // A link already on the base branch, inside the repository by itself.
+    std::fs::create_dir_all(g.repo.join("y/z")).unwrap();
+    std::os::unix::fs::symlink("..", g.repo.join("y/z/up")).unwrap();
+    use_agent(&g, CHAIN_AGENT);
+
+    for (ticket, expected) in [
+        (
+            "chain",
+            "top -> x/y/d/../../etc/passwd leaves the repository (through x/y/d -> ..)",
+        ),
+        (
+            "through-base",
+            "top -> y/z/up/../../outside leaves the repository (through y/z/up -> ..)",
+        ),
+        (
+            "loop",
+            "a -> b does not resolve: a loop or more than 40 links; \
+             b -> a does not resolve: a loop or more than 40 links",
+        ),
+    ] {
+        let (run, record) = g.run_json(ticket);
+        assert_eq!(run.code, 1, "{ticket}: {run}");
+        assert_eq!(status(&record), "blocked", "{ticket}: {record:#}");
+        assert_eq!(
+            rule(&record, "symlinks"),
+            &json!({"rule": "symlinks", "outcome": "fail", "detail": expected}),
+            "{ticket}"
+        );
+        assert_eq!(reasons(&record), [format!("symlinks: {expected}")]);
+    }
+    assert_eq!(g.docket_branches(), Vec::<String>::new());
+
+    // A chain that stays inside is published, though its text alone climbs out.
+    let (run, record) = g.run_json("inner");
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(rule(&record, "symlinks")["outcome"], "pass", "{record:#}");
+    assert_eq!(g.published_file(&record, "readme"), "docs/../../README.md");
+}
+
+/// Writes an AWS key pair into a file git calls binary (a NUL byte at the end).
+const BINARY_SECRET_AGENT: &str = r#"#!/bin/sh
+set -eu
+key=$(printf 'AKIA%s' QWERTYUIOPASDFGH)
+secret=$(printf '%s%s' kT9vQ2mX7bR4nW8pL3cZ y6hJ1dF5gS0aE2uV9oBq)
+printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n\000' "$key" "$secret" > creds.dat
+"#;
+
+#[test]
+fn a_secret_in_a_binary_file_blocks_the_run() {
+    let g = Governed::new(&[], &[("leak", "mode: leak\n")]);
+    use_agent(&g, BINARY_SECRET_AGENT);
+    let (run, record) = g.run_json("leak");
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(status(&record), "blocked", "{record:#}");
+    assert_eq!(record["diff"]["files"][0]["binary"], true, "{record:#}");
+    let secrets = rule(&record, "secrets");
+    assert_eq!(secrets["outcome"], "fail", "{record:#}");
+    let detail = secrets["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("aws-access-token in creds.dat (binary, fingerprint "),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("; aws-secret-access-key in creds.dat (binary, fingerprint "),
+        "{detail}"
+    );
+    assert!(!run.all().contains(&aws_key()), "{run}");
+    assert_eq!(g.docket_branches(), Vec::<String>::new());
+}
+
+#[test]
+fn a_binary_file_too_large_to_scan_blocks_the_run() {
+    let g = Governed::new(
+        &[("rules", "max_scan_bytes", "64")],
+        &[("leak", "mode: leak\n")],
+    );
+    use_agent(&g, BINARY_SECRET_AGENT);
+    let (run, record) = g.run_json("leak");
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(status(&record), "blocked", "{record:#}");
+    let expected =
+        "creds.dat is 103 bytes, more than max_scan_bytes (64), so it could not be scanned";
+    assert_eq!(
+        rule(&record, "secrets"),
+        &json!({"rule": "secrets", "outcome": "fail", "detail": expected})
+    );
+    assert_eq!(reasons(&record), [format!("secrets: {expected}")]);
+    assert_eq!(g.docket_branches(), Vec::<String>::new());
+}
