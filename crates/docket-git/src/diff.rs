@@ -241,7 +241,7 @@ impl Worktree {
         let call = GitCall::new(&self.path).args(["ls-tree", "-r", "-z", "--full-tree", tree]);
         let args = call.display_args();
         let listing = call.run().await?;
-        let mut links = BTreeMap::new();
+        let mut links = Vec::new();
         for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
             // <mode> SP <type> SP <oid> TAB <path>
             let record = String::from_utf8_lossy(record);
@@ -257,10 +257,33 @@ impl Worktree {
                 });
             };
             if mode == MODE_SYMLINK {
-                links.insert(path.to_owned(), self.blob_text(oid).await?);
+                links.push((path.to_owned(), oid.to_owned()));
             }
         }
-        Ok(links)
+        if links.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // All targets in one read, however many links the tree holds.
+        let oids: Vec<u8> = links
+            .iter()
+            .flat_map(|(_, oid)| oid.bytes().chain(std::iter::once(b'\n')))
+            .collect();
+        let call = GitCall::new(&self.path)
+            .args(["cat-file", "--batch"])
+            .stdin(oids);
+        let args = call.display_args();
+        let batch = call.run().await?;
+        let targets =
+            parse_batch(&batch, links.len()).map_err(|detail| GitError::UnexpectedOutput {
+                args,
+                dir: self.path.clone(),
+                detail,
+            })?;
+        Ok(links
+            .into_iter()
+            .map(|(path, _)| path)
+            .zip(targets)
+            .collect())
     }
 
     /// The bytes of the file at `path` in `tree`, unless it is larger than `max`
@@ -346,6 +369,33 @@ impl Drop for TemporaryIndex {
             tracing::warn!(index = %self.path.display(), %error, "could not remove temporary index");
         }
     }
+}
+
+/// Parses `git cat-file --batch` output (`<oid> blob <size>\n<content>\n`, repeated)
+/// into the `expected` contents as text, in order.
+fn parse_batch(output: &[u8], expected: usize) -> Result<Vec<String>, String> {
+    let mut rest = output;
+    let mut contents = Vec::with_capacity(expected);
+    while !rest.is_empty() {
+        let header_end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("a header without a newline")?;
+        let header = String::from_utf8_lossy(&rest[..header_end]);
+        let size: usize = match header.split(' ').collect::<Vec<_>>()[..] {
+            [_, "blob", size] => size.parse().map_err(|_| format!("bad header `{header}`"))?,
+            _ => return Err(format!("unexpected header `{header}`")),
+        };
+        let body = rest
+            .get(header_end + 1..header_end + 1 + size)
+            .ok_or_else(|| format!("a blob shorter than {size} bytes"))?;
+        contents.push(String::from_utf8_lossy(body).into_owned());
+        rest = rest.get(header_end + 2 + size..).unwrap_or_default();
+    }
+    if contents.len() != expected {
+        return Err(format!("{} blobs, expected {expected}", contents.len()));
+    }
+    Ok(contents)
 }
 
 /// One record of `git diff-tree --raw -z`.
@@ -620,6 +670,18 @@ mod tests {
         assert_ne!(a.tree, c.tree);
         // Collecting again gives the same answer.
         assert_eq!(first.collect_diff().await.unwrap(), a);
+    }
+
+    #[test]
+    fn batch_parser_reads_blobs_in_order_and_rejects_surprises() {
+        let output = b"1111 blob 2\nab\n2222 blob 0\n\n3333 blob 5\n../..\n";
+        assert_eq!(
+            parse_batch(output, 3),
+            Ok(vec!["ab".into(), "".into(), "../..".into()])
+        );
+        assert!(parse_batch(output, 2).is_err());
+        assert!(parse_batch(b"1111 missing\n", 1).is_err());
+        assert!(parse_batch(b"1111 blob 9\nab\n", 1).is_err());
     }
 
     #[test]
