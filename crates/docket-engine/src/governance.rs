@@ -192,11 +192,9 @@ pub fn with(mut base: Value, fields: Value) -> Value {
     base
 }
 
+/// Now, as decision inputs and grants carry it.
 pub fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Microsecond)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
+    docket_ledger::entry::now_rfc3339()
 }
 
 /// Agent attempts, agent wall time and model usage so far, per ticket and per UTC day.

@@ -211,6 +211,15 @@ pub fn format_time(time: Timestamp) -> String {
     time.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Now, rounded to the microsecond, in RFC 3339 (the time of a decision input or a
+/// package manifest; unlike [`format_time`], trailing zero digits are left out).
+pub fn now_rfc3339() -> String {
+    Timestamp::now()
+        .round(jiff::Unit::Microsecond)
+        .unwrap_or_else(|_| Timestamp::now())
+        .to_string()
+}
+
 /// The decoded form of an entry's canonical bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

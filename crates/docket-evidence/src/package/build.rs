@@ -25,13 +25,7 @@ use crate::contents::{
 };
 use crate::report;
 
-/// Now, as an RFC 3339 timestamp to the microsecond (the manifest's creation time).
-fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Microsecond)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
-}
+use docket_ledger::entry::now_rfc3339 as now;
 
 /// A built package: its files, and what is in it.
 #[derive(Debug, Clone)]
